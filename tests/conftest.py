@@ -1,0 +1,230 @@
+"""Every database test runs twice: on a fresh SQLite file and on a PostgreSQL database made for this run.
+
+Without PostgreSQL the PostgreSQL half skips with the reason; with CI set it fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from webapp.app import create_app
+from webapp.demo.models import Item, Status, Tag, User, orm_registry
+from webapp.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+SECRET = b"0123456789abcdef0123456789abcdef"
+METADATA = orm_registry.metadata
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _pg_unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required when CI is set: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL not available at {PG_ADMIN_URL}: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test run, dropped at the end."""
+    name = f"admin_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        _pg_unavailable(str(exc) or type(exc).__name__)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    url = f"{base}/{name}"
+
+    async def create_schema() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(METADATA.create_all)
+        await engine.dispose()
+
+    asyncio.run(create_schema())
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/test.sqlite3"
+        return
+    url = request.getfixturevalue("postgres_url")
+
+    async def truncate() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            tables = ", ".join(f'"{t.name}"' for t in METADATA.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(truncate())
+    yield url
+
+
+@pytest.fixture
+def app(database_url: str) -> Litestar:
+    return create_app(
+        Settings(database_url=database_url, secret_key=SECRET, create_all=database_url.startswith("sqlite"))
+    )
+
+
+@dataclass
+class Admin:
+    """A person at a browser: reads pages, posts forms with the CSRF token, or acts as htmx does."""
+
+    client: AsyncTestClient[Litestar]
+    htmx: bool = False
+    last_url: str = "/admin/"
+
+    async def open(self, url: str, **headers: str) -> Any:
+        self.last_url = url
+        return await self.client.get(url, headers=self._headers(headers))
+
+    async def submit(
+        self, url: str, data: dict[str, Any] | list[tuple[str, str]], method: str = "POST", **headers: str
+    ) -> Any:
+        token = self.client.cookies.get("csrftoken") or await self._token()
+        if self.htmx:
+            headers = {"x-csrftoken": token, **headers}
+        else:
+            data = [*(data.items() if isinstance(data, dict) else data), ("_csrf_token", token)]
+        headers = {"content-type": "application/x-www-form-urlencoded", **headers}
+        body = urlencode(_flatten(data))
+        return await self.client.request(
+            method, url, content=body, headers=self._headers(headers), follow_redirects=False
+        )
+
+    async def _token(self) -> str:
+        await self.client.get("/admin/")
+        return self.client.cookies["csrftoken"]
+
+    def _headers(self, extra: dict[str, str]) -> dict[str, str]:
+        headers = (
+            {"HX-Request": "true", "HX-Current-URL": f"http://testserver.local{self.last_url}"} if self.htmx else {}
+        )
+        return {**headers, **{k.replace("_", "-"): v for k, v in extra.items()}}
+
+
+def _flatten(data: dict[str, Any] | list[tuple[str, str]]) -> list[tuple[str, str]]:
+    pairs = data.items() if isinstance(data, dict) else data
+    flat: list[tuple[str, str]] = []
+    for key, value in pairs:
+        for item in value if isinstance(value, list) else [value]:
+            flat.append((key, str(item)))
+    return flat
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def browser(client: AsyncTestClient[Litestar]) -> Admin:
+    return Admin(client)
+
+
+@pytest.fixture
+def htmx(client: AsyncTestClient[Litestar]) -> Admin:
+    return Admin(client, htmx=True, last_url="/admin/item/")
+
+
+@pytest.fixture
+async def db(app: Litestar, database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory of the test's own, to arrange rows and to read what the app wrote."""
+    engine = create_async_engine(database_url)
+    if database_url.startswith("sqlite"):
+        async with engine.begin() as conn:
+            await conn.run_sync(METADATA.create_all)
+    yield async_sessionmaker(engine, expire_on_commit=False)
+    await engine.dispose()
+
+
+@dataclass
+class Demo:
+    ada: User
+    alan: User
+    red: Tag
+    blue: Tag
+    lamp: Item
+    chair: Item
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture
+async def demo(db: async_sessionmaker[AsyncSession]) -> Demo:
+    async with db() as session:
+        ada = User(username="ada", email="ada@example.com", full_name="Ada Lovelace")
+        alan = User(username="alan", email="alan@example.com")
+        red, blue = Tag(name="red"), Tag(name="blue")
+        lamp = Item(name="Lamp", price=Decimal("12.50"), quantity=3, status=Status.ACTIVE, owner=ada, tags=[red])
+        chair = Item(name="Chair", price=Decimal("40.00"), owner=alan)
+        session.add_all([ada, alan, red, blue, lamp, chair])
+        await session.commit()
+        return Demo(ada=ada, alan=alan, red=red, blue=blue, lamp=lamp, chair=chair)
+
+
+async def snapshot(db: async_sessionmaker[AsyncSession]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to assert that a refused request wrote nothing."""
+    async with db() as session:
+        return {
+            table.name: [tuple(row) for row in (await session.execute(table.select().order_by(*table.primary_key)))]
+            for table in METADATA.sorted_tables
+        }
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def field_error(html: str, field_id: str) -> str | None:
+    """The message shown under the input with this id, if any."""
+    found = re.search(rf'<span class="field-error" id="{re.escape(field_id)}-error">(.*?)</span>', html, re.S)
+    return found.group(1) if found else None
+
+
+def input_value(html: str, field_id: str) -> str | None:
+    found = re.search(rf'<input[^>]*\bid="{re.escape(field_id)}"[^>]*\bvalue="([^"]*)"', html)
+    return found.group(1) if found else None

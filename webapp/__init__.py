@@ -1,0 +1,1 @@
+"""A server-rendered admin for async SQLAlchemy databases, and a demo app that uses it."""

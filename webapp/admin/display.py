@@ -1,0 +1,38 @@
+"""How values read in lists and detail pages: one place, so the list cell and the detail row agree."""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from webapp.admin.fields import Field, Kind
+
+EMPTY = "—"
+MAX_CELL_CHARS = 80
+
+
+def display(field: Field, obj: Any, *, truncate: bool = False) -> str:
+    """The text shown for `field` of `obj` (relations are rendered as links by the templates)."""
+    value = getattr(obj, field.name)
+    if value is None:
+        return EMPTY
+    if field.kind in {Kind.BOOLEAN, Kind.NULLABLE_BOOLEAN}:
+        return "Yes" if value else "No"
+    if isinstance(value, enum.Enum):
+        text = str(value.value)
+    elif isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        text = value.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if value.tzinfo else "")
+    elif isinstance(value, Decimal):
+        text = format(value, ",f")
+    elif field.kind is Kind.JSON:
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    if truncate and len(text) > MAX_CELL_CHARS:
+        return text[: MAX_CELL_CHARS - 1] + "…"
+    return text

@@ -1,0 +1,78 @@
+"""Errors as pages in the admin layout (or as a message fragment for htmx); a 500 shows only a request id."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from advanced_alchemy.exceptions import NotFoundError
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_500_INTERNAL_SERVER_ERROR
+
+from webapp.admin.rendering import render, wants_fragment
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Invalid input",
+    500: "Server error",
+}
+
+
+def error_page(request: Request[Any, Any, Any], status_code: int, detail: str) -> Response[Any]:
+    title = TITLES.get(status_code, "Error")
+    context = {"status_code": status_code, "title": title, "detail": detail}
+    if request.app.template_engine is None or not hasattr(request.app.state, "admin_site"):  # pragma: no cover
+        return Response(f"{status_code} {title}", status_code=status_code, media_type="text/plain")
+    if wants_fragment(request):
+        messages = [{"message": f"{title}: {detail}" if detail else title, "category": "error"}]
+        return render(request, "_messages.html", {"messages": messages}, status_code=status_code)
+    return render(request, "error.html", context, status_code=status_code)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    detail = exc.detail if exc.detail and exc.detail != TITLES.get(exc.status_code) else ""
+    if isinstance(exc, ValidationException):
+        # Typed query or path parameters that do not parse: say which, never echo internals.
+        keys = sorted(
+            {str(item.get("key")) for item in (exc.extra or []) if isinstance(item, dict) and item.get("key")}
+        )
+        detail = f"Check the value of: {', '.join(keys)}." if keys else "The request could not be understood."
+        return error_page(request, HTTP_400_BAD_REQUEST, detail)
+    if exc.status_code == HTTP_404_NOT_FOUND and detail in {"", "Not Found"}:
+        detail = "The page you asked for does not exist."
+    response = error_page(request, exc.status_code, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def not_found(request: Request[Any, Any, Any], exc: NotFoundError) -> Response[Any]:
+    return error_page(request, HTTP_404_NOT_FOUND, "The record you asked for does not exist.")
+
+
+def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request_id = uuid.uuid4().hex[:12]
+    log.exception("unhandled error, request id %s, %s %s", request_id, request.method, request.url.path, exc_info=exc)
+    detail = f"Something went wrong on our side. If it keeps happening, report request id {request_id}."
+    response = error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, detail)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    HTTPException: http_error,
+    NotFoundError: not_found,
+    HTTP_500_INTERNAL_SERVER_ERROR: server_error,
+    Exception: server_error,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "error_page"]

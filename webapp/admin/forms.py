@@ -1,0 +1,137 @@
+"""Forms: posted strings in, typed values or per-field messages out. Only declared fields are ever assigned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.admin.fields import Field, FieldError, Kind, RawValue
+
+Posted = Mapping[str, RawValue]
+
+
+@dataclass
+class BoundForm:
+    """A form with what its inputs show, and what was wrong with it."""
+
+    fields: Sequence[Field]
+    data: dict[str, RawValue]
+    errors: dict[str, str] = field(default_factory=dict)
+    form_errors: list[str] = field(default_factory=list)
+    choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.errors and not self.form_errors
+
+    def value(self, name: str) -> RawValue:
+        return self.data.get(name, "")
+
+    def selected(self, name: str) -> set[str]:
+        value = self.data.get(name, "")
+        return set(value) if isinstance(value, list) else {value}
+
+    def add_error(self, name: str | None, message: str) -> None:
+        if name is not None and any(f.name == name for f in self.fields):
+            self.errors.setdefault(name, message)
+        else:
+            self.form_errors.append(message)
+
+    def errors_outside(self, names: Iterable[str]) -> list[str]:
+        """Messages for fields not shown (e.g. in a list row), so they still reach the person."""
+        shown = set(names)
+        outside = [
+            f"{f.label}: {self.errors[f.name]}" for f in self.fields if f.name in self.errors and f.name not in shown
+        ]
+        return self.form_errors + outside
+
+
+def initial_form(fields: Sequence[Field]) -> BoundForm:
+    return BoundForm(fields, {f.name: f.to_input(f.initial) for f in fields})
+
+
+def instance_form(fields: Sequence[Field], obj: Any) -> BoundForm:
+    return BoundForm(fields, {f.name: f.to_input(getattr(obj, f.name)) for f in fields})
+
+
+def posted_value(posted: Any, name: str) -> RawValue:
+    """The value of one field from a form multidict or a plain mapping; repeated keys become a list."""
+    if hasattr(posted, "getall"):
+        values = [v for v in posted.getall(name) if isinstance(v, str)]
+        return values if len(values) != 1 else values[0]
+    value = posted[name]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value)
+
+
+async def parse_submission(
+    session: AsyncSession, fields: Sequence[Field], posted: Any, *, creating: bool
+) -> tuple[BoundForm, dict[str, Any]]:
+    """Validate the posted fields; return the bound form and the typed values of the fields that were sent.
+
+    A field that was not posted is left as it is (or takes its default on create); a required field missing
+    on create is an error. Anything posted that is not a declared field is ignored.
+    """
+    form = BoundForm(fields, {})
+    values: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in posted:
+            if creating and f.required:
+                form.errors[f.name] = "This field is required."
+            if creating:
+                form.data[f.name] = f.to_input(f.initial)
+            continue
+        raw = posted_value(posted, f.name)
+        form.data[f.name] = [v for v in raw if v != ""] if isinstance(raw, list) else raw
+        try:
+            values[f.name] = f.parse(raw)
+        except FieldError as exc:
+            form.errors[f.name] = str(exc)
+    await _resolve_relations(session, form, values)
+    return form, values
+
+
+async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dict[str, Any]) -> None:
+    """Check that chosen related rows exist; many-to-many values become the related objects."""
+    for f in form.fields:
+        if f.name not in values or f.related_model is None or values[f.name] is None:
+            continue
+        (pk_column,) = inspect(f.related_model).primary_key
+        wanted = values[f.name] if f.kind is Kind.MANY_TO_MANY else [values[f.name]]
+        if not wanted:
+            continue
+        if f.kind is Kind.MANY_TO_MANY:
+            rows = (await session.execute(select(f.related_model).where(pk_column.in_(wanted)))).scalars().all()
+            found = {inspect(row).identity[0] for row in rows}
+        else:
+            found = set((await session.execute(select(pk_column).where(pk_column.in_(wanted)))).scalars())
+        missing = [str(key) for key in wanted if key not in found]
+        if missing:
+            form.errors[f.name] = f"Select a valid choice. {missing[0]} is not one of the available choices."
+        elif f.kind is Kind.MANY_TO_MANY:
+            by_key = {inspect(row).identity[0]: row for row in rows}
+            values[f.name] = [by_key[key] for key in dict.fromkeys(wanted)]
+
+
+def apply_values(obj: Any, fields: Sequence[Field], values: Mapping[str, Any]) -> None:
+    for f in fields:
+        if f.name in values:
+            setattr(obj, f.name, values[f.name])
+
+
+async def load_choices(
+    session: AsyncSession, form: BoundForm, label: Callable[[Any], str], names: Iterable[str] | None = None
+) -> None:
+    """Options for each relation select: every related row, labelled, in one query per relation."""
+    wanted = set(names) if names is not None else None
+    for f in form.fields:
+        if f.related_model is None or (wanted is not None and f.name not in wanted):
+            continue
+        (pk_column,) = inspect(f.related_model).primary_key
+        rows = (await session.execute(select(f.related_model).order_by(pk_column))).scalars().all()
+        form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]

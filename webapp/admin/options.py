@@ -1,0 +1,171 @@
+"""ModelAdmin: the per-model options, with defaults from introspection.
+
+class ItemAdmin(ModelAdmin, model=Item):
+    list_display = ("name", "price", "owner_id", "tags")
+    search_fields = ("name",)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, ClassVar
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from webapp.admin.fields import Field, Kind, humanize, introspect
+
+DEFAULT_PER_PAGE = 50
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+# List columns that would swamp a table row unless asked for by name.
+_BULKY_KINDS = {Kind.TEXT, Kind.JSON}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class ModelAdmin:
+    """Options for one model. Subclass with `model=`; every option has a default."""
+
+    model: ClassVar[type]
+    slug: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    name_plural: ClassVar[str] = ""
+    list_display: ClassVar[Sequence[str]] = ()
+    search_fields: ClassVar[Sequence[str]] = ()
+    ordering: ClassVar[Sequence[str]] = ()
+    form_fields: ClassVar[Sequence[str]] = ()
+    readonly_fields: ClassVar[Sequence[str]] = ()
+    labels: ClassVar[dict[str, str]] = {}
+    per_page: ClassVar[int] = DEFAULT_PER_PAGE
+    list_url: str = ""
+
+    def __init_subclass__(cls, model: type | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if model is not None:
+            cls.model = model
+
+    def __init__(self) -> None:
+        if not hasattr(type(self), "model"):
+            raise TypeError(f"{type(self).__name__} needs a model: class {type(self).__name__}(ModelAdmin, model=...)")
+        mapper = inspect(self.model)
+        if len(mapper.primary_key) != 1:
+            raise TypeError(f"{self.model.__name__}: the admin supports models with a single-column primary key")
+        self.pk_column = mapper.primary_key[0]
+        self.pk_name = mapper.get_property_by_column(self.pk_column).key
+        self.slug = type(self).slug or _snake(self.model.__name__)
+        self.name = type(self).name or humanize(_snake(self.model.__name__)).lower()
+        self.name_plural = type(self).name_plural or f"{self.name}s"
+        self.fields: dict[str, Field] = introspect(self.model, dict(self.labels))
+        self._check_names("list_display", self.list_display)
+        self._check_names("search_fields", self.search_fields)
+        self._check_names("form_fields", self.form_fields)
+        self._check_names("readonly_fields", self.readonly_fields)
+        self._check_names("ordering", [name.lstrip("-") for name in self.ordering])
+        self.service_class = self._make_service_class()
+
+    def _check_names(self, option: str, names: Sequence[str]) -> None:
+        unknown = [name for name in names if name not in self.fields]
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.{option} names unknown fields: {', '.join(unknown)}")
+
+    def _make_service_class(self) -> type[SQLAlchemyAsyncRepositoryService[Any]]:
+        repo = type(f"{self.model.__name__}AdminRepository", (SQLAlchemyAsyncRepository,), {"model_type": self.model})
+        return type(
+            f"{self.model.__name__}AdminService",
+            (SQLAlchemyAsyncRepositoryService,),
+            {"repository_type": repo},
+        )
+
+    def service(self, session: AsyncSession) -> SQLAlchemyAsyncRepositoryService[Any]:
+        # Writes are flushed, not committed: the request's before_send handler commits or rolls back.
+        return self.service_class(session=session, auto_commit=False, auto_refresh=False)
+
+    # -- resolved options ---------------------------------------------------------------------------------
+
+    @cached_property
+    def list_fields(self) -> list[Field]:
+        names = self.list_display or [name for name, f in self.fields.items() if f.kind not in _BULKY_KINDS]
+        return [self.fields[name] for name in names]
+
+    @cached_property
+    def editable_fields(self) -> list[Field]:
+        """The form: declared form fields (or every writable one), never the primary key or managed columns."""
+        names = self.form_fields or list(self.fields)
+        blocked = set(self.readonly_fields)
+        return [self.fields[name] for name in names if not self.fields[name].read_only and name not in blocked]
+
+    @cached_property
+    def readonly_display_fields(self) -> list[Field]:
+        editable = {f.name for f in self.editable_fields}
+        return [f for f in self.fields.values() if f.name not in editable]
+
+    @cached_property
+    def detail_fields(self) -> list[Field]:
+        return list(self.fields.values())
+
+    @cached_property
+    def search_columns(self) -> list[Field]:
+        names = self.search_fields or [name for name, f in self.fields.items() if f.kind in {Kind.STRING, Kind.EMAIL}]
+        return [self.fields[name] for name in names]
+
+    @cached_property
+    def sortable(self) -> set[str]:
+        return {f.name for f in self.list_fields if f.kind is not Kind.MANY_TO_MANY}
+
+    @cached_property
+    def default_ordering(self) -> list[str]:
+        return list(self.ordering) or [self.pk_name]
+
+    @cached_property
+    def inline_editable(self) -> set[str]:
+        """Fields edited in place in a list row: the listed columns that are in the form."""
+        listed = {f.name for f in self.list_fields}
+        return {f.name for f in self.editable_fields if f.name in listed}
+
+    @cached_property
+    def can_create_inline(self) -> bool:
+        """A row can only create a record when every required field has a cell in it."""
+        return all(f.name in self.inline_editable for f in self.editable_fields if f.required)
+
+    def relation_loaders(self, fields: Sequence[Field]) -> list[LoaderOption]:
+        """One SELECT ... IN per relation shown, whatever the number of rows."""
+        names = sorted({f.relationship for f in fields if f.relationship})
+        return [selectinload(getattr(self.model, name)) for name in names]
+
+    # -- presentation --------------------------------------------------------------------------------------
+
+    def pk_of(self, obj: Any) -> Any:
+        return getattr(obj, self.pk_name)
+
+    def label(self, obj: Any) -> str:
+        """How a record is named in links, selects and messages. Override for a custom label."""
+        if type(obj).__str__ is not object.__str__:
+            return str(obj)
+        return f"{humanize(self.name)} #{self.pk_of(obj)}"
+
+    def dom_id(self, obj_or_pk: Any) -> str:
+        pk = obj_or_pk if isinstance(obj_or_pk, (int, str)) else self.pk_of(obj_or_pk)
+        return f"{self.slug}-{pk}"
+
+    def parse_pk(self, raw: str) -> Any:
+        """The primary key from a URL segment, or None when it cannot be one."""
+        try:
+            python_type = self.pk_column.type.python_type
+        except NotImplementedError:  # pragma: no cover - exotic key types are passed through as text
+            return raw
+        if python_type is int:
+            if not re.fullmatch(r"\d{1,19}", raw) or int(raw) > 2**63 - 1:
+                return None
+            return int(raw)
+        try:
+            return python_type(raw)
+        except (TypeError, ValueError):
+            return None

@@ -1,0 +1,96 @@
+"""AdminPlugin: mounts the admin on any Litestar app that has an advanced-alchemy session and a session middleware.
+
+app = Litestar(plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([UserAdmin, Item])], middleware=[sessions])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from litestar import Router
+from litestar.config.app import AppConfig
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session import SessionMiddleware
+from litestar.plugins import InitPluginProtocol
+from litestar.plugins.htmx import HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from webapp.admin.display import display
+from webapp.admin.errors import EXCEPTION_HANDLERS
+from webapp.admin.fields import Kind
+from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
+from webapp.admin.site import AdminSite
+from webapp.admin.views import AdminController
+from webapp.paths import STATIC_DIR, TEMPLATES_DIR
+
+HTMX_VERSION = "2.0.11"
+
+
+def _configure_jinja(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.globals.update(admin_display=display, Kind=Kind, PER_PAGE_CHOICES=PER_PAGE_CHOICES, HTMX_VERSION=HTMX_VERSION)
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+
+
+def _chain(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
+    def both(engine: Any) -> None:
+        if first is not None:
+            first(engine)
+        second(engine)
+
+    return both
+
+
+def _has_session_middleware(app_config: AppConfig) -> bool:
+    for middleware in app_config.middleware:
+        factory = middleware.middleware if isinstance(middleware, DefineMiddleware) else middleware
+        if isinstance(factory, type) and issubclass(factory, SessionMiddleware):
+            return True
+    return False
+
+
+class AdminPlugin(InitPluginProtocol):
+    """Registers the admin's routes, templates, static files and error pages under `path`."""
+
+    def __init__(self, views: Iterable[type[ModelAdmin] | type], *, path: str = "/admin", title: str = "Admin") -> None:
+        self.path = path.rstrip("/") or "/"
+        self.site = AdminSite(views, title=title, path=self.path)
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        if not _has_session_middleware(app_config):
+            raise ImproperlyConfiguredException(
+                "The admin shows messages after a redirect and needs a session middleware, "
+                "e.g. middleware=[CookieBackendConfig(secret=...).middleware]."
+            )
+        app_config.route_handlers.append(
+            Router(
+                path=self.path,
+                route_handlers=[
+                    AdminController,
+                    create_static_files_router(path="/static", directories=[STATIC_DIR], name="admin:static"),
+                ],
+                request_class=HTMXRequest,
+                exception_handlers=EXCEPTION_HANDLERS,
+            )
+        )
+        app_config.state["admin_site"] = self.site
+        config = app_config.template_config
+        if config is None:
+            app_config.template_config = TemplateConfig(
+                directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_configure_jinja
+            )
+        elif isinstance(config, TemplateConfig) and config.directory is not None:
+            directories = config.directory if isinstance(config.directory, list) else [config.directory]
+            app_config.template_config = TemplateConfig(
+                directory=[*directories, TEMPLATES_DIR],
+                engine=config.engine,
+                engine_callback=_chain(config.engine_callback, _configure_jinja),
+            )
+        else:  # pragma: no cover - an engine instance cannot be given more directories from here
+            raise ImproperlyConfiguredException("AdminPlugin needs a TemplateConfig built from directories")
+        return app_config

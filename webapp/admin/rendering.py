@@ -1,0 +1,55 @@
+"""Rendering: one helper picks the whole page or its fragment, and resolves per-model template overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+
+from webapp.admin.options import ModelAdmin
+from webapp.admin.site import AdminSite
+
+VARY = {"Vary": "HX-Request"}
+
+
+def wants_fragment(request: Request[Any, Any, Any]) -> bool:
+    """htmx asks for fragments, except when it restores history and needs the whole page."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def template_name(request: Request[Any, Any, Any], admin: ModelAdmin | None, name: str) -> str:
+    engine = request.app.template_engine
+    assert engine is not None
+    return engine.engine.select_template(AdminSite.templates(admin, name)).name
+
+
+def render(
+    request: Request[Any, Any, Any],
+    name: str,
+    context: dict[str, Any],
+    *,
+    admin: ModelAdmin | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    site: AdminSite = request.app.state.admin_site
+    full_context = {"site": site, "admin": admin, "messages": [], **context}
+    if not name.startswith("_") and "session" in request.scope:
+        # Messages left by the previous request (POST, then redirect) show on the next whole page.
+        full_context["messages"] = request.session.pop("_messages", []) + full_context["messages"]
+    return Template(
+        template_name=template_name(request, admin, name),
+        context=full_context,
+        status_code=status_code,
+        headers={**VARY, **(headers or {})},
+    )
+
+
+def redirect_with_message(
+    request: Request[Any, Any, Any], path: str, message: str, category: str = "success"
+) -> Redirect:
+    flash(request, message, category=category)
+    return Redirect(path=path, status_code=303, headers=VARY)

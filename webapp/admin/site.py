@@ -1,0 +1,66 @@
+"""The registry: which models the admin shows, under which slug, with which options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from litestar.exceptions import NotFoundException
+
+from webapp.admin.fields import humanize
+from webapp.admin.options import ModelAdmin
+
+# Path segments the admin's own routes use right after its prefix.
+RESERVED_SLUGS = frozenset({"static", "login", "logout"})
+
+
+class AdminSite:
+    """The registered models, keyed by slug; looked up by every generic view."""
+
+    def __init__(self, views: Iterable[type[ModelAdmin] | type], *, title: str = "Admin", path: str = "/admin") -> None:
+        self.title = title
+        self.path = path.rstrip("/")
+        self._by_slug: dict[str, ModelAdmin] = {}
+        self._by_model: dict[type, ModelAdmin] = {}
+        for view in views:
+            self.register(view)
+
+    def register(self, view: type[ModelAdmin] | type) -> ModelAdmin:
+        """Register a ModelAdmin subclass, or a bare model class with default options."""
+        if not (isinstance(view, type) and issubclass(view, ModelAdmin)):
+            view = type(f"{view.__name__}Admin", (ModelAdmin,), {}, model=view)
+        admin = view()
+        if admin.slug in RESERVED_SLUGS or admin.slug in self._by_slug:
+            raise ValueError(f"admin slug {admin.slug!r} is reserved or already registered")
+        # Lists live at a trailing-slash URL (/admin/item/), which url_for would normalise away.
+        admin.list_url = f"{self.path}/{admin.slug}/"
+        self._by_slug[admin.slug] = admin
+        self._by_model[admin.model] = admin
+        return admin
+
+    def __iter__(self) -> Any:
+        return iter(self._by_slug.values())
+
+    def get(self, slug: str) -> ModelAdmin:
+        try:
+            return self._by_slug[slug]
+        except KeyError:
+            raise NotFoundException(f"There is no model called “{slug}” in this admin.") from None
+
+    def admin_for(self, model: type) -> ModelAdmin | None:
+        return self._by_model.get(model)
+
+    def label(self, obj: Any) -> str:
+        """A record's name, through its own admin's options when it has one."""
+        admin = self._by_model.get(type(obj))
+        if admin is not None:
+            return admin.label(obj)
+        if type(obj).__str__ is not object.__str__:
+            return str(obj)
+        return humanize(type(obj).__name__)
+
+    @staticmethod
+    def templates(admin: ModelAdmin | None, name: str) -> list[str]:
+        """Per-model override first, then the generic template (Django's and sqladmin's lookup)."""
+        generic = f"admin/{name}"
+        return [f"admin/{admin.slug}/{name}", generic] if admin is not None else [generic]

@@ -1,0 +1,1 @@
+"""The demo app's models and their admin declarations: one user of the admin core."""

@@ -1,0 +1,84 @@
+"""Demo schema: users own items; items carry tags."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from decimal import Decimal
+
+from advanced_alchemy.base import BigIntAuditBase, orm_registry
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Enum,
+    ForeignKey,
+    Numeric,
+    String,
+    Table,
+    Text,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+item_tag = Table(
+    "item_tag",
+    orm_registry.metadata,
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(BigIntAuditBase):
+    __tablename__ = "user_account"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, info={"format": "email"})
+    full_name: Mapped[str | None] = mapped_column(String(128))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    items: Mapped[list[Item]] = relationship(back_populates="owner", cascade="all, delete-orphan", passive_deletes=True)
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Tag(BigIntAuditBase):
+    __tablename__ = "tag"
+
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Item(BigIntAuditBase):
+    __tablename__ = "item"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2), info={"min_value": 0})
+    quantity: Mapped[int] = mapped_column(default=0, server_default="0", info={"min_value": 0})
+    status: Mapped[Status] = mapped_column(
+        Enum(Status, name="item_status", values_callable=lambda e: [m.value for m in e], length=16),
+        default=Status.DRAFT,
+        server_default=Status.DRAFT.value,
+    )
+    available_from: Mapped[date | None]
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+
+    owner: Mapped[User] = relationship(back_populates="items")
+    tags: Mapped[list[Tag]] = relationship(secondary=item_tag, order_by="Tag.name")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,17 @@
+"""Where templates/ and static/ live: inside the package in a wheel, at the repository root in a checkout."""
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _resolve(name: str) -> Path:
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError(f"{name}/ not found next to {_PACKAGE}")
+
+
+TEMPLATES_DIR = _resolve("templates")
+STATIC_DIR = _resolve("static")
+MIGRATIONS_DIR = _PACKAGE / "migrations"
