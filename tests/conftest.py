@@ -126,7 +126,7 @@ class Admin:
         )
 
     async def _token(self) -> str:
-        await self.client.get("/admin/")
+        await self.client.get(self.last_url)
         return self.client.cookies["csrftoken"]
 
     def _headers(self, extra: dict[str, str]) -> dict[str, str]:

@@ -162,7 +162,7 @@ class Field:
         if self.kind is Kind.ENUM:
             if text not in self.enum_values:
                 raise FieldError(f"Select a valid choice. {text} is not one of the available choices.")
-            return self.enum_class(text) if self.enum_class is not None else text
+            return self._enum_by_text().get(text, text)
         if self.kind is Kind.JSON:
             try:
                 return json.loads(text)
@@ -176,6 +176,12 @@ class Field:
         if self.kind is Kind.FOREIGN_KEY:
             return self._parse_key(text)
         raise FieldError("This field cannot be edited.")  # pragma: no cover - every kind is handled above
+
+    def _enum_by_text(self) -> dict[str, Any]:
+        """The stored strings are the members' values or names (SQLAlchemy's Enum), in member order."""
+        if self.enum_class is None:
+            return {}
+        return dict(zip(self.enum_values, self.enum_class, strict=False))
 
     def _parse_key(self, text: str) -> Any:
         """Parse a related row's primary key as its column type; existence is checked by the form."""
@@ -262,7 +268,8 @@ class Field:
         if value is None:
             return ""
         if isinstance(value, enum.Enum):
-            return str(value.value)
+            by_member = {member: text for text, member in self._enum_by_text().items()}
+            return by_member.get(value, str(value.value))
         if self.kind is Kind.BOOLEAN or self.kind is Kind.NULLABLE_BOOLEAN:
             return "true" if value else "false"
         if self.kind is Kind.DATETIME and isinstance(value, datetime):

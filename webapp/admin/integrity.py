@@ -17,6 +17,7 @@ from webapp.admin.fields import Field
 
 # SQLSTATE classes: https://www.postgresql.org/docs/current/errcodes-appendix.html
 _SQLITE_COLUMNS = re.compile(r"constraint failed: ((?:\w+\.\w+)(?:, \w+\.\w+)*)", re.IGNORECASE)
+_PG_KEY = re.compile(r"Key \((.+?)\)=")
 _PG_UNIQUE, _PG_FOREIGN_KEY, _PG_CHECK, _PG_NOT_NULL = "23505", "23503", "23514", "23502"
 
 
@@ -46,7 +47,8 @@ def _driver_details(exc: BaseException) -> tuple[str | None, str | None, str]:
         sqlstate = sqlstate or getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
         constraint = constraint or getattr(current, "constraint_name", None)
         if type(current).__module__.startswith(("sqlite3", "asyncpg")) or "constraint failed" in str(current):
-            message = message or str(current)
+            # asyncpg's detail names the key columns: 'Key (code)=(G-1) already exists.'
+            message = message or f"{current} {getattr(current, 'detail', '') or ''}"
     return sqlstate, constraint, message or str(exc)
 
 
@@ -109,6 +111,9 @@ def _unique_columns(table: Table, constraint: str | None, message: str) -> list[
     # SQLite: "UNIQUE constraint failed: user_account.email, user_account.username"
     found = _SQLITE_COLUMNS.search(message)
     named = {part.strip().rsplit(".", 1)[-1] for part in found.group(1).split(",")} if found else set()
+    pg_key = _PG_KEY.search(message)
+    if pg_key and not named:
+        named = {part.strip().strip('"') for part in pg_key.group(1).split(",")}
     for _, columns in _unique_sets(table):
         if named and {str(c.name) for c in columns} == named:
             return columns

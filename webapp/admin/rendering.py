@@ -15,9 +15,12 @@ VARY = {"Vary": "HX-Request"}
 
 
 def wants_fragment(request: Request[Any, Any, Any]) -> bool:
-    """htmx asks for fragments, except when it restores history and needs the whole page."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    """htmx asks for fragments, except when it restores history and needs the whole page.
+
+    Read from the headers rather than `request.htmx`: exception handlers get the app's request class.
+    """
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
 
 
 def template_name(request: Request[Any, Any, Any], admin: ModelAdmin | None, name: str) -> str:

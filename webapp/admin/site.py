@@ -20,6 +20,7 @@ class AdminSite:
     def __init__(self, views: Iterable[type[ModelAdmin] | type], *, title: str = "Admin", path: str = "/admin") -> None:
         self.title = title
         self.path = path.rstrip("/")
+        self.index_url = f"{self.path}/"
         self._by_slug: dict[str, ModelAdmin] = {}
         self._by_model: dict[type, ModelAdmin] = {}
         for view in views:

@@ -47,8 +47,7 @@ async def _get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, 
 
 def _current_q(request: AnyRequest) -> str:
     """The search the list page had when htmx sent this request, so counts stay those of that view."""
-    htmx = getattr(request, "htmx", None)
-    url = htmx.current_url if htmx else None
+    url = request.headers.get("hx-current-url")
     if not url:
         return ""
     return (parse_qs(urlsplit(url).query).get("q") or [""])[0].strip()[: listing.MAX_SEARCH_LENGTH]

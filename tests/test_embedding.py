@@ -1,0 +1,109 @@
+"""The admin mounts on another application, over models it has never seen, by one plugin."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar, get
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.testing import AsyncTestClient
+from sqlalchemy import MetaData, String, select
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tests.conftest import SECRET, Admin
+from webapp.admin import AdminPlugin, ModelAdmin
+
+pytestmark = pytest.mark.anyio
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Gadget(Base):
+    __tablename__ = "embedded_gadget"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    weight: Mapped[float | None]
+
+
+class Widget(Base):
+    __tablename__ = "embedded_widget"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(30))
+
+
+class GadgetAdmin(ModelAdmin, model=Gadget):
+    list_display = ("code", "weight")
+    labels = {"code": "Gadget code"}
+
+
+@get("/hello")
+async def hello() -> str:
+    return "the host app's own route"
+
+
+@pytest.fixture
+async def host_client(database_url: str) -> AsyncIterator[Admin]:
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+    db = SQLAlchemyAsyncConfig(
+        connection_string=database_url, metadata=Base.metadata, before_send_handler="autocommit_include_redirects"
+    )
+
+    async def dispose() -> None:
+        await db.get_engine().dispose()
+
+    app = Litestar(
+        route_handlers=[hello],
+        plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([GadgetAdmin, Widget], path="/backoffice", title="Host")],
+        middleware=[CookieBackendConfig(secret=SECRET).middleware],
+        csrf_config=CSRFConfig(secret="host-secret"),
+        on_shutdown=[dispose],
+    )
+    async with AsyncTestClient(app=app) as client:
+        yield Admin(client, last_url="/backoffice/")
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+    await engine.dispose()
+
+
+async def test_admin_mounts_under_its_path_beside_the_host_routes(host_client):
+    assert (await host_client.open("/hello")).text == "the host app's own route"
+    dashboard = await host_client.open("/backoffice/")
+    assert dashboard.status_code == 200
+    assert '<a href="/backoffice/gadget/">Gadgets</a>' in dashboard.text
+    assert '<a href="/backoffice/widget/">Widgets</a>' in dashboard.text
+    assert "/backoffice/static/vendor/htmx.min.js" in dashboard.text
+
+
+async def test_crud_on_the_host_models(host_client, database_url):
+    created = await host_client.submit("/backoffice/gadget/", {"code": "G-1", "weight": "2.5"})
+    assert created.status_code == 303
+    assert created.headers["location"] == "/backoffice/gadget/"
+    listing = await host_client.open("/backoffice/gadget/")
+    assert "Gadget code" in listing.text and "G-1" in listing.text
+    duplicate = await host_client.submit("/backoffice/gadget/", {"code": "G-1"})
+    assert duplicate.status_code == 422
+    assert "A gadget with this gadget code already exists." in duplicate.text
+    widget = await host_client.submit("/backoffice/widget/", {"label": "plain"})
+    assert widget.status_code == 303
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(Gadget.code, Gadget.weight))).all() == [("G-1", 2.5)]
+    await engine.dispose()
+
+
+def test_the_plugin_refuses_an_app_without_sessions():
+    from litestar.exceptions import ImproperlyConfiguredException
+
+    with pytest.raises(ImproperlyConfiguredException, match="session middleware"):
+        Litestar(plugins=[AdminPlugin([Widget])])

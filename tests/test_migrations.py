@@ -1,0 +1,90 @@
+"""The schema comes from the Alembic migrations, applied exactly as `make run` applies them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import METADATA, PG_ADMIN_URL, _pg_unavailable
+
+LITESTAR = [sys.executable, "-m", "litestar", "--app", "webapp.app:create_app"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    result = subprocess.run([*LITESTAR, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+async def _schema_state(url: str) -> tuple[list, set[str]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+
+            def read(sync_conn):
+                diffs = [
+                    diff
+                    for diff in compare_metadata(MigrationContext.configure(sync_conn), METADATA)
+                    if not (diff[0] == "remove_table" and diff[1].name == "alembic_versions")
+                ]
+                return diffs, set(inspect(sync_conn).get_table_names())
+
+            return await conn.run_sync(read)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/migrated.sqlite3"
+        return
+    name = f"admin_mig_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        _pg_unavailable(str(exc) or type(exc).__name__)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_migrations_build_the_models_schema_and_tear_it_down(empty_database):
+    _cli(empty_database, "database", "upgrade", "--no-prompt")
+    diffs, tables = asyncio.run(_schema_state(empty_database))
+    assert diffs == [], "the migrations and the models disagree; run `litestar database make-migrations`"
+    assert {"user_account", "item", "tag", "item_tag", "alembic_versions"} <= tables
+    seeded = subprocess.run(
+        [sys.executable, "-m", "webapp.demo.seed"],
+        env={**os.environ, "DATABASE_URL": empty_database},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert "Seeded the demo data." in seeded.stdout
+    _cli(empty_database, "database", "downgrade", "base", "--no-prompt")
+    _, tables = asyncio.run(_schema_state(empty_database))
+    assert tables <= {"alembic_versions"}
