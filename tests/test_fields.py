@@ -151,3 +151,28 @@ def test_values_round_trip_through_the_input():
         ("payload", {"k": "v"}),
     ):
         assert FIELDS[name].parse(FIELDS[name].to_input(value)) == value
+
+
+def test_advanced_alchemy_types_are_seen_through():
+    from webapp.demo.models import Item, Tag, User
+
+    for model in (Item, Tag, User):
+        fields = introspect(model)
+        assert fields["created_at"].kind is Kind.DATETIME
+        assert fields["created_at"].read_only and fields["updated_at"].read_only
+    assert [f.name for f in type("T", (ModelAdmin,), {}, model=Tag)().search_columns] == ["name"]
+    assert introspect(User)["email"].kind is Kind.EMAIL
+    assert introspect(Item)["status"].enum_values == ("draft", "active", "archived")
+
+
+def test_advanced_alchemy_guid_is_a_uuid_field():
+    from advanced_alchemy.types import GUID
+
+    class Tracked(Base):
+        __tablename__ = "tracked"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        ref: Mapped[uuid.UUID] = mapped_column(GUID)
+
+    field = introspect(Tracked)["ref"]
+    assert field.kind is Kind.UUID
+    assert field.parse("12345678123456781234567812345678") == uuid.UUID("12345678-1234-5678-1234-567812345678")

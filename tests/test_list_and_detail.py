@@ -56,6 +56,9 @@ async def test_search_is_case_insensitive_and_literal(browser, demo, db):
     assert "100% cotton_shirt" in percent and "Lamp" not in percent
     underscore = (await browser.open("/admin/item/?q=n_s")).text
     assert "cotton_shirt" in underscore and "Lamp" not in underscore
+    tags = await browser.open("/admin/tag/?q=RE")
+    assert tags.status_code == 200
+    assert ">red</a>" in tags.text and ">blue</a>" not in tags.text
     none = await browser.open("/admin/item/?q=zzz")
     assert "No items match “zzz”." in none.text
 

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from advanced_alchemy.types import GUID
 from sqlalchemy import Column, inspect
 from sqlalchemy import types as sa_types
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
@@ -237,7 +238,7 @@ class Field:
             value = datetime.fromisoformat(text.replace(" ", "T", 1))
         except ValueError:
             raise FieldError("Enter a valid date and time (YYYY-MM-DDTHH:MM).") from None
-        timezone_aware = bool(getattr(self.column.type, "timezone", False)) if self.column is not None else False
+        timezone_aware = bool(getattr(base_type(self.column), "timezone", False)) if self.column is not None else False
         if timezone_aware and value.tzinfo is None:
             # The form shows and takes times in UTC; a naive value typed there means UTC.
             value = value.replace(tzinfo=UTC)
@@ -252,7 +253,7 @@ class Field:
             raise FieldError(f"Ensure this value is less than or equal to {self.max_value}.")
 
     def _check_integer_bounds(self, value: int) -> None:
-        column_type = self.column.type if self.column is not None else None
+        column_type = base_type(self.column) if self.column is not None else None
         limit = 2**15 if isinstance(column_type, sa_types.SmallInteger) else 2**31
         if isinstance(column_type, sa_types.BigInteger):
             limit = 2**63
@@ -323,8 +324,18 @@ def _is_server_managed(column: Column[Any]) -> bool:
     )
 
 
-def _kind_for_column(column: Column[Any]) -> Kind:
+def base_type(column: Column[Any]) -> sa_types.TypeEngine[Any]:
+    """The type a TypeDecorator (advanced-alchemy's DateTimeUTC, GUID, …) stores as."""
     column_type = column.type
+    while isinstance(column_type, sa_types.TypeDecorator):
+        column_type = column_type.impl_instance
+    return column_type
+
+
+def _kind_for_column(column: Column[Any]) -> Kind:
+    if isinstance(column.type, GUID):  # stored as BINARY(16) on SQLite, but a UUID to a person
+        return Kind.UUID
+    column_type = base_type(column)
     fmt = column.info.get("format")
     if isinstance(column_type, sa_types.Enum):
         return Kind.ENUM
@@ -380,12 +391,12 @@ def _column_field(mapper: Mapper[Any], attr_key: str, column: Column[Any], label
     enum_class: type[enum.Enum] | None = None
     enum_values: tuple[str, ...] = ()
     if kind is Kind.ENUM:
-        enum_type = column.type
+        enum_type = base_type(column)
         assert isinstance(enum_type, sa_types.Enum)
         enum_class = enum_type.enum_class
         enum_values = tuple(enum_type.enums)
-    precision = getattr(column.type, "precision", None) if kind is Kind.DECIMAL else None
-    scale = getattr(column.type, "scale", None) if kind is Kind.DECIMAL else None
+    precision = getattr(base_type(column), "precision", None) if kind is Kind.DECIMAL else None
+    scale = getattr(base_type(column), "scale", None) if kind is Kind.DECIMAL else None
     initial = _scalar_default(column)
     label = (
         labels.get(attr_key)
@@ -399,7 +410,7 @@ def _column_field(mapper: Mapper[Any], attr_key: str, column: Column[Any], label
         nullable=bool(column.nullable),
         has_default=column.default is not None or column.server_default is not None,
         read_only=_is_server_managed(column),
-        max_length=getattr(column.type, "length", None) if kind in {Kind.STRING, Kind.EMAIL, Kind.TEXT} else None,
+        max_length=getattr(base_type(column), "length", None) if kind in {Kind.STRING, Kind.EMAIL, Kind.TEXT} else None,
         min_value=_to_decimal(column.info.get("min_value")),
         max_value=_to_decimal(column.info.get("max_value")),
         precision=precision,

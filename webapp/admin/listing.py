@@ -85,7 +85,9 @@ def order_by(admin: ModelAdmin, sort: str) -> list[ColumnElement[Any]]:
         column = getattr(admin.model, name.lstrip("-"))
         clauses.append(column.desc() if name.startswith("-") else column.asc())
     if admin.pk_name not in {n.lstrip("-") for n in names}:
-        clauses.append(getattr(admin.model, admin.pk_name).asc())
+        # Ties break by key in the direction of the last ordering, so "-created_at" lists newest first.
+        pk = getattr(admin.model, admin.pk_name)
+        clauses.append(pk.desc() if names and names[-1].startswith("-") else pk.asc())
     return clauses
 
 
