@@ -18,18 +18,27 @@ from urllib.parse import urlencode
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, text
+from sqlalchemy import String, event, insert, literal, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from webapp.admin.accounts import AccountAdmin, sync_permissions
+from webapp.admin.models import ARGON2_PARAMETERS, AdminAccount, AdminPermission, admin_account_permission
+from webapp.admin.site import AdminSite
 from webapp.app import create_app
+from webapp.demo.admin import ADMIN_VIEWS
 from webapp.demo.models import Item, Status, Tag, User, orm_registry
 from webapp.settings import Settings
 
+PASSWORD = "correct horse battery"
+# Hashed once per run: argon2 is slow on purpose, and each test signs in afresh.
+PASSWORD_HASH = PasswordHasher(**ARGON2_PARAMETERS).hash(PASSWORD)
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = b"0123456789abcdef0123456789abcdef"
+ADMIN_SITE = AdminSite([*ADMIN_VIEWS, AccountAdmin])
 METADATA = orm_registry.metadata
 
 
@@ -125,6 +134,10 @@ class Admin:
             method, url, content=body, headers=self._headers(headers), follow_redirects=False
         )
 
+    async def sign_in(self, username: str, password: str = PASSWORD) -> Any:
+        await self.client.get("/admin/login")
+        return await self.submit("/admin/login", {"username": username, "password": password})
+
     async def _token(self) -> str:
         await self.client.get(self.last_url)
         return self.client.cookies["csrftoken"]
@@ -151,14 +164,58 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
         yield test_client
 
 
+async def add_account(
+    db: async_sessionmaker[AsyncSession],
+    username: str,
+    *,
+    superuser: bool = False,
+    permissions: tuple[str, ...] = (),
+    active: bool = True,
+) -> int:
+    """An account with PASSWORD, inserted with the ready hash."""
+    accounts = AdminAccount.__table__
+    async with db() as session:
+        account_id = await session.scalar(
+            insert(accounts)
+            # A typed literal keeps the PasswordHash column from hashing the hash again.
+            .values(
+                username=username, password=literal(PASSWORD_HASH, String()), is_active=active, is_superuser=superuser
+            )
+            .returning(accounts.c.id)
+        )
+        if permissions:
+            await sync_permissions(session, list(ADMIN_SITE))
+            rows = await session.execute(select(AdminPermission).where(AdminPermission.codename.in_(permissions)))
+            found = list(rows.scalars())
+            assert len(found) == len(permissions), permissions
+            await session.execute(
+                admin_account_permission.insert(), [{"account_id": account_id, "permission_id": p.id} for p in found]
+            )
+        await session.commit()
+    return account_id
+
+
 @pytest.fixture
-def browser(client: AsyncTestClient[Litestar]) -> Admin:
+async def superuser(db: async_sessionmaker[AsyncSession]) -> int:
+    return await add_account(db, "root", superuser=True)
+
+
+@pytest.fixture
+def anonymous(client: AsyncTestClient[Litestar]) -> Admin:
     return Admin(client)
 
 
 @pytest.fixture
-def htmx(client: AsyncTestClient[Litestar]) -> Admin:
-    return Admin(client, htmx=True, last_url="/admin/item/")
+async def browser(client: AsyncTestClient[Litestar], superuser: int) -> Admin:
+    person = Admin(client)
+    signed_in = await person.sign_in("root")
+    assert signed_in.status_code == 303, signed_in.text
+    return person
+
+
+@pytest.fixture
+def htmx(browser: Admin) -> Admin:
+    return Admin(browser.client, htmx=True, last_url="/admin/item/")
 
 
 @pytest.fixture
@@ -196,12 +253,20 @@ async def demo(db: async_sessionmaker[AsyncSession]) -> Demo:
         return Demo(ada=ada, alan=alan, red=red, blue=blue, lamp=lamp, chair=chair)
 
 
+# Session bookkeeping changes on every request; it is not data a refused request could have written.
+UNSNAPSHOTTED = {"admin_store"}
+
+
 async def snapshot(db: async_sessionmaker[AsyncSession]) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to assert that a refused request wrote nothing."""
     async with db() as session:
         return {
-            table.name: [tuple(row) for row in (await session.execute(table.select().order_by(*table.primary_key)))]
+            table.name: [
+                tuple(getattr(value, "hash_string", value) for value in row)
+                for row in (await session.execute(table.select().order_by(*table.primary_key)))
+            ]
             for table in METADATA.sorted_tables
+            if table.name not in UNSNAPSHOTTED
         }
 
 

@@ -11,11 +11,12 @@ from litestar.config.csrf import CSRFConfig
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.testing import AsyncTestClient
 from sqlalchemy import MetaData, String, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tests.conftest import SECRET, Admin
+from tests.conftest import PASSWORD, SECRET, Admin, add_account
 from webapp.admin import AdminPlugin, ModelAdmin
+from webapp.admin.models import AdminAccount
 
 pytestmark = pytest.mark.anyio
 
@@ -53,6 +54,9 @@ async def host_client(database_url: str) -> AsyncIterator[Admin]:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
         await conn.run_sync(Base.metadata.create_all)
+        # The admin's own tables (accounts, permissions, log) live beside the host's.
+        await conn.run_sync(AdminAccount.metadata.create_all)
+    await add_account(async_sessionmaker(engine), "host-admin", superuser=True)
     await engine.dispose()
     db = SQLAlchemyAsyncConfig(
         connection_string=database_url, metadata=Base.metadata, before_send_handler="autocommit_include_redirects"
@@ -69,7 +73,11 @@ async def host_client(database_url: str) -> AsyncIterator[Admin]:
         on_shutdown=[dispose],
     )
     async with AsyncTestClient(app=app) as client:
-        yield Admin(client, last_url="/backoffice/")
+        person = Admin(client, last_url="/backoffice/login")
+        await client.get("/backoffice/login")
+        signed_in = await person.submit("/backoffice/login", {"username": "host-admin", "password": PASSWORD})
+        assert signed_in.headers["location"] == "/backoffice/"
+        yield person
     engine = create_async_engine(database_url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)

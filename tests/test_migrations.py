@@ -37,7 +37,9 @@ async def _schema_state(url: str) -> tuple[list, set[str]]:
             def read(sync_conn):
                 diffs = [
                     diff
-                    for diff in compare_metadata(MigrationContext.configure(sync_conn), METADATA)
+                    for diff in compare_metadata(
+                        MigrationContext.configure(sync_conn, opts={"compare_type": False}), METADATA
+                    )
                     if not (diff[0] == "remove_table" and diff[1].name == "alembic_versions")
                 ]
                 return diffs, set(inspect(sync_conn).get_table_names())

@@ -9,12 +9,12 @@ from litestar import Litestar, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.logging.config import LoggingConfig
-from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.response import Redirect
 
 from webapp.admin import AdminPlugin
 from webapp.admin.errors import EXCEPTION_HANDLERS
-from webapp.db import make_db_config
+from webapp.admin.sessions import session_setup
+from webapp.db import WriteIntentMiddleware, make_db_config, transaction_middleware
 from webapp.demo.admin import ADMIN_VIEWS
 from webapp.demo.models import orm_registry
 from webapp.settings import Settings
@@ -33,10 +33,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # advanced-alchemy 1.12 skips disposal once its state keys are suffixed (a second app in one process).
         await db_config.get_engine().dispose()
 
+    sessions = session_setup(db_config, settings.redis_url)
+
     return Litestar(
         route_handlers=[home],
         plugins=[SQLAlchemyPlugin(config=db_config), AdminPlugin(ADMIN_VIEWS, title="Demo admin")],
-        middleware=[CookieBackendConfig(secret=settings.secret_key, httponly=True, samesite="lax").middleware],
+        # Outermost first: the transaction must end before the session store (inside-out) writes its row.
+        middleware=[WriteIntentMiddleware, *sessions.middleware, transaction_middleware(db_config)],
+        stores=sessions.stores,
         csrf_config=CSRFConfig(secret=settings.secret_key.hex(), cookie_samesite="lax"),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         exception_handlers=EXCEPTION_HANDLERS,

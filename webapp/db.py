@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from contextvars import ContextVar
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
@@ -10,28 +12,61 @@ from advanced_alchemy.extensions.litestar import (
     EngineConfig,
     SQLAlchemyAsyncConfig,
 )
-from sqlalchemy import event
+from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, get_aa_scope_state
+from litestar.middleware import DefineMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from webapp.paths import MIGRATIONS_DIR
 
+log = logging.getLogger(__name__)
+
 SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON", "synchronous=NORMAL")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Set for requests that write. SQLite then takes the write lock when the transaction begins, so two writers
+# queue on busy_timeout instead of one failing with "database is locked" when it upgrades a read lock.
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 
 def _apply_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy's recipe for pysqlite/aiosqlite: let the "begin" event below issue BEGIN itself.
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+class WriteIntentMiddleware:
+    """Marks unsafe-method requests as writers (see `write_intent`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method", "GET") in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        token = write_intent.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            write_intent.reset(token)
+
+
 def make_db_config(database_url: str, *, create_all: bool = False, metadata: Any = None) -> SQLAlchemyAsyncConfig:
     """Build the config; SQLite connections get WAL, a busy timeout and enforced foreign keys."""
     config = SQLAlchemyAsyncConfig(
         connection_string=database_url,
-        # POST-redirect-GET must keep its write: commit on 2xx and 3xx, roll back on anything else.
-        before_send_handler="autocommit_include_redirects",
+        # Commits happen in TransactionMiddleware (below), before the session store writes its row.
         session_config=AsyncSessionConfig(expire_on_commit=False),
         engine_config=EngineConfig(pool_pre_ping=not database_url.startswith("sqlite")),
         alembic_config=AlembicAsyncConfig(
@@ -45,4 +80,75 @@ def make_db_config(database_url: str, *, create_all: bool = False, metadata: Any
     engine = config.get_engine()
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return config
+
+
+class TransactionMiddleware:
+    """Commits the request's session as the response starts (2xx and 3xx; anything else rolls back).
+
+    It sits inside the session middleware, so the request's transaction has ended before the session store
+    writes on its own connection (SQLite has a single writer). A commit that fails turns the response into
+    an error page instead of acknowledging a write that did not happen.
+    """
+
+    def __init__(self, app: ASGIApp, config: SQLAlchemyAsyncConfig) -> None:
+        self.app = app
+        self.key = config.session_scope_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        failed = False
+
+        async def send_after_commit(message: Message) -> None:
+            nonlocal failed
+            if failed:
+                return
+            if message["type"] == "http.response.start" and not await self._end_transaction(scope, message):
+                failed = True
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"retry-after", b"1")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": COMMIT_FAILED_PAGE})
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_commit)
+        finally:
+            session = get_aa_scope_state(scope, self.key)
+            if session is not None:
+                await session.close()
+                delete_aa_scope_state(scope, self.key)
+
+    async def _end_transaction(self, scope: Scope, message: Message) -> bool:
+        session = get_aa_scope_state(scope, self.key)
+        if session is None:
+            return True
+        try:
+            if 200 <= message["status"] < 400:
+                await session.commit()
+            else:
+                await session.rollback()
+        except SQLAlchemyError:
+            log.exception("commit failed; the response becomes a 503 and nothing was written")
+            await session.rollback()
+            return False
+        return True
+
+
+COMMIT_FAILED_PAGE = (
+    b"<!doctype html><html lang=en><head><meta charset=utf-8><title>Not saved</title></head><body><main>"
+    b"<h1>Not saved</h1><p>The database could not save this change, so nothing was written. Please try again."
+    b"</p></main></body></html>"
+)
+
+
+def transaction_middleware(config: SQLAlchemyAsyncConfig) -> DefineMiddleware:
+    return DefineMiddleware(TransactionMiddleware, config=config)

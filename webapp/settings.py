@@ -22,4 +22,5 @@ class Settings:
     database_url: str = field(default_factory=lambda: os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     secret_key: bytes = field(default_factory=_secret_from_env)
     debug: bool = field(default_factory=lambda: os.environ.get("DEBUG", "") in {"1", "true", "yes"})
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     create_all: bool = False

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from advanced_alchemy.types import GUID
+from advanced_alchemy.types import GUID, PasswordHash
 from sqlalchemy import Column, inspect
 from sqlalchemy import types as sa_types
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
@@ -311,10 +311,21 @@ def _scalar_default(column: Column[Any]) -> Any:
     return None
 
 
+def is_hidden(column: Column[Any], mapper: Mapper[Any] | None = None) -> bool:
+    """Columns no page, form, export or history ever shows: password hashes, version counters, plumbing."""
+    return bool(
+        isinstance(column.type, PasswordHash)
+        or column.info.get("admin_hidden")
+        or column.key == "sa_orm_sentinel"
+        or (mapper is not None and mapper.version_id_col is not None and column is mapper.version_id_col)
+    )
+
+
 def _is_server_managed(column: Column[Any]) -> bool:
     default = column.default
     return bool(
-        column.primary_key
+        column.info.get("admin_readonly")
+        or column.primary_key
         or column.onupdate is not None
         or column.server_onupdate is not None
         or column.computed is not None
@@ -445,7 +456,7 @@ def introspect(model: type, labels: dict[str, str] | None = None) -> dict[str, F
         if len(attr.columns) != 1 or not isinstance(attr.columns[0], Column):
             continue
         column = attr.columns[0]
-        if column.key == "sa_orm_sentinel":
+        if is_hidden(column, mapper):
             continue
         fields[attr.key] = _column_field(mapper, attr.key, column, labels)
     for rel in mapper.relationships:

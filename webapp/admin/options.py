@@ -7,6 +7,7 @@ class ItemAdmin(ModelAdmin, model=Item):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from functools import cached_property
@@ -45,6 +46,10 @@ class ModelAdmin:
     readonly_fields: ClassVar[Sequence[str]] = ()
     labels: ClassVar[dict[str, str]] = {}
     per_page: ClassVar[int] = DEFAULT_PER_PAGE
+    # Custom actions over selected rows (name, label, async function); see the bulk actions.
+    actions: ClassVar[Sequence[Any]] = ()
+    # A PasswordHash column set through its own form (never shown); None when the model has none.
+    password_field: ClassVar[str | None] = None
     list_url: str = ""
 
     def __init_subclass__(cls, model: type | None = None, **kwargs: Any) -> None:
@@ -135,10 +140,36 @@ class ModelAdmin:
         """A row can only create a record when every required field has a cell in it."""
         return all(f.name in self.inline_editable for f in self.editable_fields if f.required)
 
+    @cached_property
+    def version_attr(self) -> str | None:
+        """The mapper's version counter (version_id_col), when the model has one."""
+        mapper = inspect(self.model)
+        column = mapper.version_id_col
+        return mapper.get_property_by_column(column).key if column is not None else None
+
+    def version_token(self, obj: Any) -> str:
+        """What an edit form carries to detect a change made meanwhile: the version counter, or else a
+        digest of every editable value (relations loaded)."""
+        if self.version_attr is not None:
+            return str(getattr(obj, self.version_attr))
+        values = []
+        for f in self.editable_fields:
+            raw = f.to_input(getattr(obj, f.name))
+            values.append(f"{f.name}={sorted(raw) if isinstance(raw, list) else raw}")
+        return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]
+
     def relation_loaders(self, fields: Sequence[Field]) -> list[LoaderOption]:
         """One SELECT ... IN per relation shown, whatever the number of rows."""
         names = sorted({f.relationship for f in fields if f.relationship})
         return [selectinload(getattr(self.model, name)) for name in names]
+
+    # -- hooks ------------------------------------------------------------------------------------------------
+
+    def after_password_change(self, obj: Any) -> None:
+        """Called after a new password is assigned, before the write."""
+
+    def after_update(self, obj: Any, changes: dict[str, Any]) -> None:
+        """Called with the changed fields ({name: (before, after)}) after a valid edit, before the write."""
 
     # -- presentation --------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""AdminPlugin: mounts the admin on any Litestar app that has an advanced-alchemy session and a session middleware.
+"""AdminPlugin: mounts the admin on any Litestar app that has advanced-alchemy's SQLAlchemyPlugin and sessions.
 
 app = Litestar(plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([UserAdmin, Item])], middleware=[sessions])
 """
@@ -8,20 +8,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from click import Group
 from litestar import Router
 from litestar.config.app import AppConfig
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.session import SessionMiddleware
-from litestar.plugins import InitPluginProtocol
+from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from litestar.plugins.htmx import HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from webapp.admin.accounts import AccountAdmin, admin_group, sync_permissions_on_startup
+from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.display import display
 from webapp.admin.errors import EXCEPTION_HANDLERS
 from webapp.admin.fields import Kind
+from webapp.admin.history import HistoryController
 from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
 from webapp.admin.site import AdminSite
 from webapp.admin.views import AdminController
@@ -54,31 +59,51 @@ def _has_session_middleware(app_config: AppConfig) -> bool:
     return False
 
 
-class AdminPlugin(InitPluginProtocol):
-    """Registers the admin's routes, templates, static files and error pages under `path`."""
+def _alchemy_config(app_config: AppConfig) -> SQLAlchemyAsyncConfig:
+    for plugin in app_config.plugins:
+        if isinstance(plugin, SQLAlchemyPlugin):
+            configs = plugin.config if isinstance(plugin.config, list | tuple) else [plugin.config]
+            for config in configs:
+                if isinstance(config, SQLAlchemyAsyncConfig):
+                    return config
+    raise ImproperlyConfiguredException("The admin needs advanced-alchemy's SQLAlchemyPlugin with an async config.")
+
+
+class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
+    """Registers the admin's routes, templates, static files, error pages, sign-in and CLI under `path`."""
 
     def __init__(self, views: Iterable[type[ModelAdmin] | type], *, path: str = "/admin", title: str = "Admin") -> None:
         self.path = path.rstrip("/") or "/"
-        self.site = AdminSite(views, title=title, path=self.path)
+        self.site = AdminSite([*views, AccountAdmin], title=title, path=self.path)
+
+    def on_cli_init(self, cli: Group) -> None:
+        cli.add_command(admin_group)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         if not _has_session_middleware(app_config):
             raise ImproperlyConfiguredException(
-                "The admin shows messages after a redirect and needs a session middleware, "
-                "e.g. middleware=[CookieBackendConfig(secret=...).middleware]."
+                "The admin keeps who is signed in in a session and needs a session middleware, "
+                "e.g. webapp.admin.sessions.session_setup(db_config).middleware."
             )
+        self.site.db_config = _alchemy_config(app_config)
         app_config.route_handlers.append(
             Router(
                 path=self.path,
                 route_handlers=[
                     AdminController,
-                    create_static_files_router(path="/static", directories=[STATIC_DIR], name="admin:static"),
+                    HistoryController,
+                    *AUTH_HANDLERS,
+                    create_static_files_router(
+                        path="/static", directories=[STATIC_DIR], name="admin:static", opt={PUBLIC: True}
+                    ),
                 ],
                 request_class=HTMXRequest,
                 exception_handlers=EXCEPTION_HANDLERS,
+                guards=[require_account],
             )
         )
         app_config.state["admin_site"] = self.site
+        app_config.on_startup.append(sync_permissions_on_startup)
         config = app_config.template_config
         if config is None:
             app_config.template_config = TemplateConfig(

@@ -39,7 +39,13 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> Template:
     site: AdminSite = request.app.state.admin_site
-    full_context = {"site": site, "admin": admin, "messages": [], **context}
+    full_context = {
+        "site": site,
+        "admin": admin,
+        "messages": [],
+        "account": getattr(request.state, "admin_account", None),
+        **context,
+    }
     if not name.startswith("_") and "session" in request.scope:
         # Messages left by the previous request (POST, then redirect) show on the next whole page.
         full_context["messages"] = request.session.pop("_messages", []) + full_context["messages"]

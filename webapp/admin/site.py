@@ -21,6 +21,10 @@ class AdminSite:
         self.title = title
         self.path = path.rstrip("/")
         self.index_url = f"{self.path}/"
+        self.login_url = f"{self.path}/login"
+        self.logout_url = f"{self.path}/logout"
+        # The advanced-alchemy config whose sessions the admin uses; set when the plugin mounts.
+        self.db_config: Any = None
         self._by_slug: dict[str, ModelAdmin] = {}
         self._by_model: dict[type, ModelAdmin] = {}
         for view in views:

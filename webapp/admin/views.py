@@ -1,4 +1,8 @@
-"""Generic CRUD controllers over every registered model: whole pages without JavaScript, fragments for htmx."""
+"""Generic CRUD controllers over every registered model: whole pages without JavaScript, fragments for htmx.
+
+Each route names the permission it needs in `opt` (checked by the admin router's guard), writes an audit
+entry in the same transaction as its change, and refuses a stale edit with a conflict view.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,13 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.admin import forms, listing
+from webapp.admin import audit, forms, listing
+from webapp.admin.auth import ACTION
+from webapp.admin.fields import Kind
 from webapp.admin.integrity import explain
+from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
 from webapp.admin.site import AdminSite
@@ -25,13 +33,26 @@ from webapp.admin.site import AdminSite
 log = logging.getLogger(__name__)
 
 AnyRequest = Request[Any, Any, Any]
+VERSION_FIELD = "_version"
+CONFLICT_MESSAGE = (
+    "Someone else changed this {name} after you opened it. Their saved values are shown with yours; "
+    "save again to keep yours, or cancel to keep theirs."
+)
 
 
 def provide_site(request: AnyRequest) -> AdminSite:
     return request.app.state.admin_site
 
 
-async def _get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, for_form: bool = False) -> Any:
+def account_of(request: AnyRequest) -> AdminAccount | None:
+    return getattr(request.state, "admin_account", None)
+
+
+def msg(text: str, category: str = "success", **extra: Any) -> dict[str, Any]:
+    return {"message": text, "category": category, **extra}
+
+
+async def get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, for_form: bool = False) -> Any:
     """The record, with the relations its row (and form) show loaded up front; 404 when there is none."""
     pk = admin.parse_pk(raw_pk)
     if pk is None:
@@ -53,30 +74,47 @@ def _current_q(request: AnyRequest) -> str:
     return (parse_qs(urlsplit(url).query).get("q") or [""])[0].strip()[: listing.MAX_SEARCH_LENGTH]
 
 
-async def _save(
-    admin: ModelAdmin,
-    session: AsyncSession,
-    obj: Any,
-    form: forms.BoundForm,
-    values: dict[str, Any],
-    *,
-    creating: bool,
-) -> bool:
-    """Assign and flush; a constraint violation becomes a message on its field and nothing is written."""
-    forms.apply_values(obj, form.fields, values)
+async def _flush(admin: ModelAdmin, session: AsyncSession, obj: Any, form: forms.BoundForm, *, creating: bool) -> str:
+    """Write; return "ok", "conflict" (someone saved meanwhile) or "refused" (a constraint, on its field)."""
     service = admin.service(session)
     try:
         if creating:
             await service.create(obj)
         else:
             await service.update(obj)
+    except StaleDataError:
+        await session.rollback()
+        return "conflict"
     except (RepositoryError, SQLAlchemyError) as exc:
         await session.rollback()
+        if isinstance(exc.__cause__, StaleDataError) or isinstance(exc, StaleDataError):
+            return "conflict"
         violation = explain(exc, admin.model.__table__, admin.fields, admin.name)
         form.add_error(violation.field, violation.message)
         log.info("write to %s refused by the database: %s", admin.slug, violation.message)
-        return False
-    return True
+        return "refused"
+    return "ok"
+
+
+def _conflict_notes(admin: ModelAdmin, form: forms.BoundForm, theirs: forms.BoundForm) -> dict[str, str]:
+    """For each field where the saved value differs from what the person typed: the saved value, readable."""
+    notes = {}
+    for field in form.fields:
+        if field.name not in form.data:
+            continue
+        mine, saved = form.data[field.name], theirs.data.get(field.name, "")
+        mine_set = sorted(mine) if isinstance(mine, list) else mine
+        saved_set = sorted(saved) if isinstance(saved, list) else saved
+        if mine_set == saved_set:
+            continue
+        labels = dict(theirs.choices.get(field.name, []))
+        if isinstance(saved, list):
+            notes[field.name] = ", ".join(labels.get(key, key) for key in saved) or "(none)"
+        elif field.kind is Kind.BOOLEAN:
+            notes[field.name] = "Yes" if saved == "true" else "No"
+        else:
+            notes[field.name] = labels.get(saved, saved) if saved != "" else "(empty)"
+    return notes
 
 
 class AdminController(Controller):
@@ -88,15 +126,24 @@ class AdminController(Controller):
     async def index(
         self, request: AnyRequest, site: NamedDependency[AdminSite], db_session: NamedDependency[AsyncSession]
     ) -> Template:
+        account = account_of(request)
+        visible = [admin for admin in site if account is not None and account.can(admin.slug, "view")]
         counts = []
-        for admin in site:
-            total = await db_session.scalar(select(func.count()).select_from(admin.model))
-            counts.append((admin, total))
-        return render(request, "index.html", {"counts": counts})
+        for admin in visible:
+            counts.append((admin, await db_session.scalar(select(func.count()).select_from(admin.model))))
+        recent = list(
+            await db_session.scalars(
+                select(AdminLogEntry)
+                .where(AdminLogEntry.model.in_([a.slug for a in visible]))
+                .order_by(AdminLogEntry.created_at.desc(), AdminLogEntry.id.desc())
+                .limit(10)
+            )
+        )
+        return render(request, "index.html", {"counts": counts, "recent": recent})
 
     # -- list ----------------------------------------------------------------------------------------------
 
-    @get("/{model:str}/", name="admin:list")
+    @get("/{model:str}/", name="admin:list", opt={ACTION: "view"})
     async def list_view(
         self,
         request: AnyRequest,
@@ -114,7 +161,7 @@ class AdminController(Controller):
 
     # -- create --------------------------------------------------------------------------------------------
 
-    @get("/{model:str}/new", name="admin:new")
+    @get("/{model:str}/new", name="admin:new", opt={ACTION: "add"})
     async def new_view(
         self,
         request: AnyRequest,
@@ -125,11 +172,10 @@ class AdminController(Controller):
         admin = site.get(model)
         form = forms.initial_form(admin.editable_fields)
         await forms.load_choices(db_session, form, site.label)
-        if wants_fragment(request):
-            return render(request, "_row_form.html", {"form": form, "obj": None, "pk": None}, admin=admin)
-        return render(request, "form.html", {"form": form, "obj": None, "pk": None}, admin=admin)
+        context = {"form": form, "obj": None, "pk": None}
+        return render(request, "_row_form.html" if wants_fragment(request) else "form.html", context, admin=admin)
 
-    @post("/{model:str}/", name="admin:create", status_code=200)
+    @post("/{model:str}/", name="admin:create", status_code=200, opt={ACTION: "add"})
     async def create(
         self,
         request: AnyRequest,
@@ -141,33 +187,51 @@ class AdminController(Controller):
         posted = await request.form()
         form, values = await forms.parse_submission(db_session, admin.editable_fields, posted, creating=True)
         obj = admin.model()
-        if form.is_valid and await _save(admin, db_session, obj, form, values, creating=True):
-            pk = admin.pk_of(obj)
-            message = f"The {admin.name} “{site.label(obj)}” was added."
-            if wants_fragment(request):
-                obj = await _get_object(admin, db_session, str(pk))
-                total = await listing.count(admin, db_session, _current_q(request))
-                return render(
-                    request,
-                    "_row_created.html",
-                    {"obj": obj, "total": total, "messages": [_msg(message)]},
-                    admin=admin,
-                    status_code=201,
-                )
-            if "_addanother" in posted:
-                return redirect_with_message(request, request.app.route_reverse("admin:new", model=admin.slug), message)
-            if "_continue" in posted:
-                return redirect_with_message(
-                    request, request.app.route_reverse("admin:edit", model=admin.slug, pk=str(pk)), message
-                )
-            return redirect_with_message(request, admin.list_url, message)
+        if form.is_valid:
+            forms.apply_values(obj, form.fields, values)
+            outcome = await _flush(admin, db_session, obj, form, creating=True)
+            if outcome == "ok":
+                return await self._created(request, site, db_session, admin, obj, posted)
         await forms.load_choices(db_session, form, site.label)
         name = "_row_form.html" if wants_fragment(request) else "form.html"
         return render(request, name, {"form": form, "obj": None, "pk": None}, admin=admin, status_code=422)
 
+    async def _created(
+        self, request: AnyRequest, site: AdminSite, session: AsyncSession, admin: ModelAdmin, obj: Any, posted: Any
+    ) -> Template | Redirect:
+        pk = admin.pk_of(obj)
+        obj = await get_object(admin, session, str(pk), for_form=True)
+        label = site.label(obj)
+        state = audit.state_of(admin, obj)
+        audit.log(
+            session,
+            admin,
+            account_of(request),
+            pk=pk,
+            label=label,
+            action="create",
+            changes={k: [None, v] for k, v in state.items() if v not in (None, [], "")},
+        )
+        message = f"The {admin.name} “{label}” was added."
+        if admin.password_field:
+            message += " Now set its password."
+            return redirect_with_message(
+                request, request.app.route_reverse("admin:password", model=admin.slug, pk=str(pk)), message
+            )
+        if wants_fragment(request):
+            total = await listing.count(admin, session, _current_q(request))
+            context = {"obj": obj, "total": total, "messages": [msg(message)]}
+            return render(request, "_row_created.html", context, admin=admin, status_code=201)
+        if "_addanother" in posted:
+            return redirect_with_message(request, request.app.route_reverse("admin:new", model=admin.slug), message)
+        if "_continue" in posted:
+            target = request.app.route_reverse("admin:edit", model=admin.slug, pk=str(pk))
+            return redirect_with_message(request, target, message)
+        return redirect_with_message(request, admin.list_url, message)
+
     # -- read ----------------------------------------------------------------------------------------------
 
-    @get("/{model:str}/{pk:str}", name="admin:detail")
+    @get("/{model:str}/{pk:str}", name="admin:detail", opt={ACTION: "view"})
     async def detail(
         self,
         request: AnyRequest,
@@ -178,14 +242,14 @@ class AdminController(Controller):
     ) -> Template:
         admin = site.get(model)
         if wants_fragment(request):
-            obj = await _get_object(admin, db_session, pk)
+            obj = await get_object(admin, db_session, pk)
             return render(request, "_row.html", {"obj": obj}, admin=admin)
-        obj = await _get_object(admin, db_session, pk, for_form=True)
+        obj = await get_object(admin, db_session, pk, for_form=True)
         return render(request, "detail.html", {"obj": obj}, admin=admin)
 
     # -- update --------------------------------------------------------------------------------------------
 
-    @get("/{model:str}/{pk:str}/edit", name="admin:edit")
+    @get("/{model:str}/{pk:str}/edit", name="admin:edit", opt={ACTION: "change"})
     async def edit_view(
         self,
         request: AnyRequest,
@@ -195,16 +259,22 @@ class AdminController(Controller):
         pk: FromPath[str],
     ) -> Template:
         admin = site.get(model)
-        obj = await _get_object(admin, db_session, pk, for_form=True)
+        obj = await get_object(admin, db_session, pk, for_form=True)
         form = forms.instance_form(admin.editable_fields, obj)
-        context = {"form": form, "obj": obj, "pk": admin.pk_of(obj)}
+        context = {"form": form, "obj": obj, "pk": admin.pk_of(obj), "version": admin.version_token(obj)}
         if wants_fragment(request):
             await forms.load_choices(db_session, form, site.label, admin.inline_editable)
             return render(request, "_row_form.html", context, admin=admin)
         await forms.load_choices(db_session, form, site.label)
         return render(request, "form.html", context, admin=admin)
 
-    @route("/{model:str}/{pk:str}", http_method=["POST", "PUT", "PATCH"], name="admin:update", status_code=200)
+    @route(
+        "/{model:str}/{pk:str}",
+        http_method=["POST", "PUT", "PATCH"],
+        name="admin:update",
+        status_code=200,
+        opt={ACTION: "change"},
+    )
     async def update(
         self,
         request: AnyRequest,
@@ -214,30 +284,111 @@ class AdminController(Controller):
         pk: FromPath[str],
     ) -> Template | Redirect:
         admin = site.get(model)
-        obj = await _get_object(admin, db_session, pk, for_form=True)
+        obj = await get_object(admin, db_session, pk, for_form=True)
+        key = admin.pk_of(obj)
         posted = await request.form()
         form, values = await forms.parse_submission(db_session, admin.editable_fields, posted, creating=False)
-        key = admin.pk_of(obj)
-        if form.is_valid and await _save(admin, db_session, obj, form, values, creating=False):
-            message = f"The {admin.name} “{site.label(obj)}” was changed."
-            if wants_fragment(request):
-                obj = await _get_object(admin, db_session, pk)
-                return render(request, "_row.html", {"obj": obj, "messages": [_msg(message)], "oob": True}, admin=admin)
-            if "_continue" in posted:
-                return redirect_with_message(
-                    request, request.app.route_reverse("admin:edit", model=admin.slug, pk=str(key)), message
-                )
-            return redirect_with_message(request, admin.list_url, message)
-        # The failed flush was rolled back, so read the record afresh for the cells the form does not cover.
-        obj = await _get_object(admin, db_session, pk, for_form=True)
         fragment = wants_fragment(request)
+        posted_version = posted.get(VERSION_FIELD)
+        stale = posted_version is not None and posted_version != admin.version_token(obj)
+        outcome = "conflict" if stale else "invalid"
+        if form.is_valid and not stale:
+            before = audit.state_of(admin, obj)
+            forms.apply_values(obj, form.fields, values)
+            changes = audit.diff(before, audit.state_of(admin, obj))
+            admin.after_update(obj, changes)
+            outcome = await _flush(admin, db_session, obj, form, creating=False)
+            if outcome == "ok":
+                label = site.label(obj)
+                if changes:
+                    audit.log(
+                        db_session, admin, account_of(request), pk=key, label=label, action="update", changes=changes
+                    )
+                message = f"The {admin.name} “{label}” was changed." if changes else f"No changes to “{label}”."
+                if fragment:
+                    obj = await get_object(admin, db_session, pk)
+                    context = {"obj": obj, "messages": [msg(message)], "oob": True}
+                    return render(request, "_row.html", context, admin=admin)
+                if "_continue" in posted:
+                    target = request.app.route_reverse("admin:edit", model=admin.slug, pk=str(key))
+                    return redirect_with_message(request, target, message)
+                return redirect_with_message(request, admin.list_url, message)
+        # Refused or stale: read the record afresh (a failed flush was rolled back) and show the form again.
+        obj = await get_object(admin, db_session, pk, for_form=True)
         await forms.load_choices(db_session, form, site.label, admin.inline_editable if fragment else None)
+        context: dict[str, Any] = {"form": form, "obj": obj, "pk": key, "version": admin.version_token(obj)}
+        status, headers = 422, {}
+        if outcome == "conflict":
+            theirs = forms.instance_form(admin.editable_fields, obj)
+            theirs.choices = form.choices
+            context["conflict"] = _conflict_notes(admin, form, theirs)
+            form.form_errors.insert(0, CONFLICT_MESSAGE.format(name=admin.name))
+            status = 409
+            if fragment:
+                # htmx sends 4xx to the message area; a conflict belongs in the row being edited.
+                headers = {"HX-Retarget": f"#{admin.dom_id(key)}", "HX-Reswap": "outerHTML"}
         name = "_row_form.html" if fragment else "form.html"
-        return render(request, name, {"form": form, "obj": obj, "pk": key}, admin=admin, status_code=422)
+        return render(request, name, context, admin=admin, status_code=status, headers=headers)
+
+    # -- password ------------------------------------------------------------------------------------------
+
+    @get("/{model:str}/{pk:str}/password", name="admin:password", opt={ACTION: "change"})
+    async def password_form(
+        self,
+        request: AnyRequest,
+        site: NamedDependency[AdminSite],
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+        pk: FromPath[str],
+    ) -> Template:
+        admin = _with_password(site.get(model))
+        obj = await get_object(admin, db_session, pk)
+        return render(request, "password.html", {"obj": obj, "errors": {}}, admin=admin)
+
+    @post("/{model:str}/{pk:str}/password", name="admin:password_set", status_code=200, opt={ACTION: "change"})
+    async def password_set(
+        self,
+        request: AnyRequest,
+        site: NamedDependency[AdminSite],
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+        pk: FromPath[str],
+    ) -> Template | Redirect:
+        admin = _with_password(site.get(model))
+        obj = await get_object(admin, db_session, pk)
+        posted = await request.form()
+        first, second = str(posted.get("password1") or ""), str(posted.get("password2") or "")
+        errors = {}
+        if len(first) < MIN_PASSWORD:
+            errors["password1"] = f"Use at least {MIN_PASSWORD} characters."
+        elif first != second:
+            errors["password2"] = "The two passwords differ."
+        if errors:
+            return render(request, "password.html", {"obj": obj, "errors": errors}, admin=admin, status_code=422)
+        setattr(obj, admin.password_field, first)
+        admin.after_password_change(obj)
+        label = site.label(obj)
+        audit.log(
+            db_session,
+            admin,
+            account_of(request),
+            pk=admin.pk_of(obj),
+            label=label,
+            action="password",
+            changes={"password": ["(hidden)", "(changed)"]},
+        )
+        current = account_of(request)
+        if isinstance(obj, AdminAccount) and current is not None and current.id == obj.id:
+            # Changing one's own password keeps this session and ends the others.
+            from webapp.admin.auth import EPOCH_KEY
+
+            await db_session.flush()
+            request.session[EPOCH_KEY] = obj.session_epoch
+        return redirect_with_message(request, admin.list_url, f"The password of “{label}” was changed.")
 
     # -- delete --------------------------------------------------------------------------------------------
 
-    @get("/{model:str}/{pk:str}/delete", name="admin:delete_confirm")
+    @get("/{model:str}/{pk:str}/delete", name="admin:delete_confirm", opt={ACTION: "delete"})
     async def delete_confirm(
         self,
         request: AnyRequest,
@@ -247,11 +398,11 @@ class AdminController(Controller):
         pk: FromPath[str],
     ) -> Template:
         admin = site.get(model)
-        obj = await _get_object(admin, db_session, pk)
+        obj = await get_object(admin, db_session, pk)
         name = "_row_delete.html" if wants_fragment(request) else "delete.html"
         return render(request, name, {"obj": obj}, admin=admin)
 
-    @post("/{model:str}/{pk:str}/delete", name="admin:delete", status_code=200)
+    @post("/{model:str}/{pk:str}/delete", name="admin:delete", status_code=200, opt={ACTION: "delete"})
     async def delete_post(
         self,
         request: AnyRequest,
@@ -262,7 +413,7 @@ class AdminController(Controller):
     ) -> Template | Redirect:
         return await _delete(request, site, db_session, model, pk)
 
-    @delete("/{model:str}/{pk:str}", name="admin:delete_htmx", status_code=200)
+    @delete("/{model:str}/{pk:str}", name="admin:delete_htmx", status_code=200, opt={ACTION: "delete"})
     async def delete_method(
         self,
         request: AnyRequest,
@@ -274,40 +425,45 @@ class AdminController(Controller):
         return await _delete(request, site, db_session, model, pk)
 
 
-def _msg(text: str, category: str = "success") -> dict[str, str]:
-    return {"message": text, "category": category}
+MIN_PASSWORD = 8
+
+
+def _with_password(admin: ModelAdmin) -> ModelAdmin:
+    if not admin.password_field:
+        raise NotFoundException(f"{admin.name_plural.capitalize()} have no password.")
+    return admin
 
 
 async def _delete(
     request: AnyRequest, site: AdminSite, session: AsyncSession, model: str, pk: str
 ) -> Template | Redirect:
     admin = site.get(model)
-    obj = await _get_object(admin, session, pk)
-    label = site.label(obj)
+    obj = await get_object(admin, session, pk, for_form=True)
+    label, key = site.label(obj), admin.pk_of(obj)
+    snapshot = audit.state_of(admin, obj)
     try:
-        await admin.service(session).delete(admin.pk_of(obj))
+        await admin.service(session).delete(key)
     except (RepositoryError, SQLAlchemyError) as exc:
         await session.rollback()
         log.info("delete of %s %s refused by the database: %s", admin.slug, pk, exc)
         message = f"The {admin.name} “{label}” cannot be deleted: other records still refer to it."
         if wants_fragment(request):
             return render(
-                request,
-                "_messages.html",
-                {"messages": [_msg(message, "error")]},
-                admin=admin,
-                status_code=409,
+                request, "_messages.html", {"messages": [msg(message, "error")]}, admin=admin, status_code=409
             )
-        obj = await _get_object(admin, session, pk)
+        obj = await get_object(admin, session, pk)
         return render(
-            request,
-            "delete.html",
-            {"obj": obj, "messages": [_msg(message, "error")]},
-            admin=admin,
-            status_code=409,
+            request, "delete.html", {"obj": obj, "messages": [msg(message, "error")]}, admin=admin, status_code=409
         )
-    message = f"The {admin.name} “{label}” was deleted."
+    entry = audit.log(session, admin, account_of(request), pk=key, label=label, action="delete", snapshot=snapshot)
+    await session.flush()
+    account = account_of(request)
+    undo = None
+    if account is not None and account.can(admin.slug, "add"):
+        undo = request.app.route_reverse("admin:restore", model=admin.slug, pk=str(key))
+    message = msg(f"The {admin.name} “{label}” was deleted.", undo_url=undo, entry_id=entry.id)
     if wants_fragment(request):
         total = await listing.count(admin, session, _current_q(request))
-        return render(request, "_row_deleted.html", {"total": total, "messages": [_msg(message)]}, admin=admin)
-    return redirect_with_message(request, admin.list_url, message)
+        return render(request, "_row_deleted.html", {"total": total, "messages": [message]}, admin=admin)
+    request.session.setdefault("_messages", []).append(message)
+    return Redirect(path=admin.list_url, status_code=303, headers={"Vary": "HX-Request"})

@@ -42,6 +42,9 @@ class User(BigIntAuditBase):
     email: Mapped[str] = mapped_column(String(254), unique=True, info={"format": "email"})
     full_name: Mapped[str | None] = mapped_column(String(128))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Edits carry this counter; SQLAlchemy refuses an UPDATE whose version moved on (no lost updates).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     items: Mapped[list[Item]] = relationship(back_populates="owner", cascade="all, delete-orphan", passive_deletes=True)
 
@@ -53,6 +56,9 @@ class Tag(BigIntAuditBase):
     __tablename__ = "tag"
 
     name: Mapped[str] = mapped_column(String(50), unique=True)
+    # Edits carry this counter; SQLAlchemy refuses an UPDATE whose version moved on (no lost updates).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     def __str__(self) -> str:
         return self.name
@@ -76,6 +82,9 @@ class Item(BigIntAuditBase):
     )
     available_from: Mapped[date | None]
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # Edits carry this counter; SQLAlchemy refuses an UPDATE whose version moved on (no lost updates).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     owner: Mapped[User] = relationship(back_populates="items")
     tags: Mapped[list[Tag]] = relationship(secondary=item_tag, order_by="Tag.name")

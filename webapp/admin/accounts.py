@@ -1,0 +1,167 @@
+"""Accounts: their admin options, the permission rows kept in step with the registry, and the CLI commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from typing import Any
+
+import click
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from litestar import Litestar
+from litestar.cli._utils import LitestarGroup
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.admin.models import ACTIONS, AdminAccount, AdminPermission
+from webapp.admin.options import ModelAdmin
+
+log = logging.getLogger(__name__)
+MIN_PASSWORD_LENGTH = 8
+
+
+class AccountAdmin(ModelAdmin, model=AdminAccount):
+    slug = "account"
+    name = "account"
+    list_display = ("username", "is_active", "is_superuser", "last_login_at")
+    form_fields = ("username", "is_active", "is_superuser", "permissions")
+    search_fields = ("username",)
+    ordering = ("username",)
+    labels = {"is_superuser": "Superuser", "last_login_at": "Last sign-in"}
+    password_field = "password"
+
+    def after_password_change(self, obj: Any) -> None:
+        # Sessions carry the epoch they started in; a new one ends every other session of this account.
+        obj.session_epoch = (obj.session_epoch or 0) + 1
+
+    def after_update(self, obj: Any, changes: dict[str, Any]) -> None:
+        if "is_active" in changes or "is_superuser" in changes or "permissions" in changes:
+            obj.session_epoch = (obj.session_epoch or 0) + 1
+
+
+def wanted_permissions(admins: list[ModelAdmin]) -> dict[str, str]:
+    """codename -> human name, for every registered model, action and custom action."""
+    wanted = {}
+    for admin in admins:
+        for action in (*ACTIONS, *(f"action:{a.name}" for a in admin.actions)):
+            verb = action.removeprefix("action:").replace("_", " ")
+            wanted[f"{admin.slug}.{action}"] = f"Can {verb} {admin.name_plural}"
+    return wanted
+
+
+async def sync_permissions(session: AsyncSession, admins: list[ModelAdmin]) -> int:
+    """Insert the permission rows the registry needs; returns how many were added."""
+    wanted = wanted_permissions(admins)
+    existing = set((await session.execute(select(AdminPermission.codename))).scalars())
+    missing = [AdminPermission(codename=c, name=n) for c, n in wanted.items() if c not in existing]
+    session.add_all(missing)
+    await session.commit()
+    return len(missing)
+
+
+async def sync_permissions_on_startup(app: Litestar) -> None:
+    site = app.state.admin_site
+    try:
+        async with site.db_config.get_session() as session:
+            added = await sync_permissions(session, list(site))
+    except (OperationalError, ProgrammingError) as exc:  # tables not migrated yet
+        log.warning("admin permissions not synced (run the migrations): %s", exc.orig)
+        return
+    if added:
+        log.info("added %d admin permissions", added)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(f"use at least {MIN_PASSWORD_LENGTH} characters", param_hint="password")
+
+
+async def _with_session(config: SQLAlchemyAsyncConfig, work: Any) -> Any:
+    try:
+        async with config.get_session() as session:
+            return await work(session)
+    finally:
+        await config.get_engine().dispose()
+
+
+@click.group(cls=LitestarGroup, name="admin")
+def admin_group() -> None:
+    """Manage admin accounts."""
+
+
+@admin_group.command(name="create-user")
+@click.option("--username", prompt=True, help="Sign-in name.")
+@click.option("--password", default=None, help="Prompted for (hidden) when not given.")
+@click.option("--superuser/--no-superuser", default=True, show_default=True)
+@click.pass_context
+def create_user(ctx: click.Context, username: str, password: str | None, superuser: bool) -> None:
+    """Create an admin account."""
+    password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _check_password(password)
+    site = ctx.obj.app.state.admin_site
+
+    async def work(session: AsyncSession) -> None:
+        if await session.scalar(select(AdminAccount).where(func.lower(AdminAccount.username) == username.lower())):
+            raise click.ClickException(f"an account named {username!r} already exists")
+        session.add(AdminAccount(username=username, password=password, is_superuser=superuser))
+        await session.commit()
+        await sync_permissions(session, list(site))
+
+    asyncio.run(_with_session(site.db_config, work))
+    click.echo(f"Created {'superuser' if superuser else 'account'} {username!r}.")
+
+
+@admin_group.command(name="change-password")
+@click.option("--username", prompt=True)
+@click.option("--password", default=None, help="Prompted for (hidden) when not given.")
+@click.pass_context
+def change_password(ctx: click.Context, username: str, password: str | None) -> None:
+    """Set an account's password; its sessions end."""
+    password = password or click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _check_password(password)
+    site = ctx.obj.app.state.admin_site
+
+    async def work(session: AsyncSession) -> None:
+        account = await session.scalar(select(AdminAccount).where(AdminAccount.username == username))
+        if account is None:
+            raise click.ClickException(f"no account named {username!r}")
+        account.password = password
+        account.session_epoch += 1
+        await session.commit()
+
+    asyncio.run(_with_session(site.db_config, work))
+    click.echo(f"Password changed for {username!r}; its sessions have ended.")
+
+
+@admin_group.command(name="ensure-superuser")
+@click.pass_context
+def ensure_superuser(ctx: click.Context) -> None:
+    """Create the first account when there is none, from ADMIN_USERNAME/ADMIN_PASSWORD or a generated password."""
+    site = ctx.obj.app.state.admin_site
+    username = os.environ.get("ADMIN_USERNAME") or "admin"
+    given = os.environ.get("ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(12)
+    if given:
+        _check_password(given)
+
+    async def work(session: AsyncSession) -> bool:
+        await sync_permissions(session, list(site))
+        if await session.scalar(select(func.count()).select_from(AdminAccount)):
+            return False
+        session.add(AdminAccount(username=username, password=password, is_superuser=True))
+        await session.commit()
+        return True
+
+    if not asyncio.run(_with_session(site.db_config, work)):
+        click.echo("An admin account exists already.")
+        return
+    if given:
+        click.echo(f"Created superuser {username!r} from ADMIN_USERNAME/ADMIN_PASSWORD.")
+    else:
+        click.echo(f"Created superuser {username!r} with password: {password}")
+        click.echo(
+            "This password is shown once. Change it with: litestar --app webapp.app:create_app admin change-password"
+        )

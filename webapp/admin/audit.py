@@ -1,0 +1,132 @@
+"""The audit log: what changed, in the same transaction as the change, and putting deleted rows back."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.admin.fields import Field, Kind
+from webapp.admin.models import AdminAccount, AdminLogEntry
+from webapp.admin.options import ModelAdmin
+
+MAX_LABEL = 255
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value if isinstance(value.value, str | int) else value.name
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _from_json(field: Field, value: Any) -> Any:
+    if value is None:
+        return None
+    if field.kind is Kind.DATETIME:
+        return datetime.fromisoformat(value)
+    if field.kind is Kind.DATE:
+        return date.fromisoformat(value)
+    if field.kind is Kind.TIME:
+        return time.fromisoformat(value)
+    if field.kind is Kind.DECIMAL:
+        return Decimal(value)
+    if field.kind is Kind.UUID:
+        return uuid.UUID(value)
+    if field.kind is Kind.ENUM:
+        return field.parse(str(value))
+    return value
+
+
+def state_of(admin: ModelAdmin, obj: Any) -> dict[str, Any]:
+    """Every shown field of a loaded record as JSON values; relations by their keys."""
+    state: dict[str, Any] = {}
+    for field in admin.fields.values():
+        if field.kind is Kind.MANY_TO_MANY:
+            state[field.name] = sorted(_jsonable(inspect(o).identity[0]) for o in getattr(obj, field.name))
+        else:
+            state[field.name] = _jsonable(getattr(obj, field.name))
+    return state
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+
+
+def log(
+    session: AsyncSession,
+    admin: ModelAdmin,
+    account: AdminAccount | None,
+    *,
+    pk: Any,
+    label: str,
+    action: str,
+    changes: dict[str, list[Any]] | None = None,
+    snapshot: dict[str, Any] | None = None,
+) -> AdminLogEntry:
+    entry = AdminLogEntry(
+        account_id=account.id if account is not None else None,
+        username=account.username if account is not None else "",
+        model=admin.slug,
+        object_pk=str(pk),
+        object_label=label[:MAX_LABEL],
+        action=action,
+        changes=changes or {},
+        snapshot=snapshot,
+    )
+    session.add(entry)
+    return entry
+
+
+class RestoreRefused(Exception):
+    """The row cannot be put back as it was; the message says why, for a person."""
+
+
+async def restore(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry) -> Any:
+    """Re-insert a deleted row with its primary key and many-to-many links, or refuse and write nothing."""
+    if entry.action != "delete" or entry.snapshot is None:
+        raise RestoreRefused("Only deleted records can be restored.")
+    if entry.restored:
+        raise RestoreRefused("This record has been restored already.")
+    snapshot = entry.snapshot
+    pk = admin.parse_pk(entry.object_pk)
+    if pk is None or await session.get(admin.model, pk) is not None:
+        raise RestoreRefused(f"Cannot restore: another {admin.name} now has the key {entry.object_pk}.")
+    obj = admin.model()
+    for field in admin.fields.values():
+        if field.name not in snapshot:
+            continue
+        value = snapshot[field.name]
+        if field.kind is Kind.MANY_TO_MANY:
+            keys = [_from_json(_key_field(field), key) for key in value]
+            related_pk = inspect(field.related_model).primary_key[0]
+            rows = list((await session.execute(select(field.related_model).where(related_pk.in_(keys)))).scalars())
+            if len(rows) != len(keys):
+                raise RestoreRefused(f"Cannot restore: a linked {field.label.lower()} record no longer exists.")
+            setattr(obj, field.name, rows)
+            continue
+        if field.kind is Kind.FOREIGN_KEY and value is not None:
+            related_pk = inspect(field.related_model).primary_key[0]
+            if await session.scalar(select(related_pk).where(related_pk == value)) is None:
+                raise RestoreRefused(f"Cannot restore: the {field.label.lower()} it belonged to no longer exists.")
+        setattr(obj, field.name, _from_json(field, value))
+    session.add(obj)
+    await session.flush()
+    entry.restored = True
+    return obj
+
+
+def _key_field(field: Field) -> Field:
+    related_pk = inspect(field.related_model).primary_key[0]
+    kind = Kind.UUID if related_pk.type.python_type is uuid.UUID else Kind.INTEGER
+    return Field(name="key", label="key", kind=kind)

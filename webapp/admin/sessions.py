@@ -1,0 +1,121 @@
+"""Server-side sessions in the database (or Redis), a fresh session id at sign-in, Secure cookies over HTTPS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
+from litestar.connection import ASGIConnection
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.stores.base import Store
+from litestar.stores.redis import RedisStore
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from webapp.admin.models import AdminStoreEntry
+from webapp.db import write_intent
+
+ROTATE_FLAG = "admin_rotate_session_id"
+SESSION_COOKIE = "admin_session"
+
+
+class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
+    """AA's database store, taking SQLite's write lock up front for the calls that write."""
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        with writing():
+            await super().set(key, value, expires_in)
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        if renew_for is None:
+            return await super().get(key)
+        with writing():
+            return await super().get(key, renew_for)
+
+    async def delete(self, key: str) -> None:
+        with writing():
+            await super().delete(key)
+
+    async def delete_all(self) -> None:
+        with writing():
+            await super().delete_all()
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    token = write_intent.set(True)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Litestar reuses the id from the cookie; at sign-in we want a new one (no session fixation)."""
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        state = connection.scope.setdefault("state", {})
+        if state.get(ROTATE_FLAG):
+            new_id = state.get(f"{ROTATE_FLAG}_value") or self.generate_session_id()
+            state[f"{ROTATE_FLAG}_value"] = new_id
+            return new_id
+        return super().get_session_id(connection)
+
+
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend  # type: ignore[assignment]
+
+
+def rotate_session_id(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    connection.scope.setdefault("state", {})[ROTATE_FLAG] = True
+
+
+@dataclass(frozen=True)
+class SessionSetup:
+    middleware: list[Any]
+    stores: dict[str, Store]
+
+
+def session_setup(db_config: SQLAlchemyAsyncConfig, redis_url: str | None = None) -> SessionSetup:
+    """Sessions and login throttling share one backend: Redis when configured, else the admin_store table."""
+    if redis_url:
+        root = RedisStore.with_client(url=redis_url, namespace="admin")
+        sessions: Store = root.with_namespace("sessions")
+        throttle: Store = root.with_namespace("throttle")
+    else:
+        sessions = WritingStore(db_config, model=AdminStoreEntry, namespace="sessions")
+        throttle = WritingStore(db_config, model=AdminStoreEntry, namespace="throttle")
+    config = RotatingSessionConfig(key=SESSION_COOKIE, httponly=True, samesite="lax", max_age=14 * 24 * 3600)
+    return SessionSetup(
+        middleware=[DefineMiddleware(SecureCookiesOverHttps), config.middleware],
+        stores={"sessions": sessions, "admin_throttle": throttle},
+    )
+
+
+class SecureCookiesOverHttps:
+    """Marks every cookie Secure when the request came over HTTPS, so one config serves dev and production."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"set-cookie" and b"; secure" not in value.lower():
+                        value = value + b"; Secure"
+                    headers.append((name, value))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_secure)
