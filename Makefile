@@ -10,7 +10,7 @@ export DATABASE_URL
 APP := webapp.app:create_app
 LITESTAR := $(BIN)/litestar --app $(APP)
 
-.PHONY: install migrate seed run test lint format clean
+.PHONY: install migrate seed superuser run test lint format clean screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ migrate: install
 seed: migrate
 	$(BIN)/python -m webapp.demo.seed
 
-run: seed
+# The first account comes from ADMIN_USERNAME/ADMIN_PASSWORD, or gets a generated password printed once.
+superuser: migrate
+	$(LITESTAR) admin ensure-superuser
+
+run: seed superuser
 	$(LITESTAR) run --reload --host $(HOST) --port $(PORT) --reload-dir webapp --reload-dir templates
 
 lint: install
@@ -40,5 +44,14 @@ format: install
 test: install lint
 	$(BIN)/python -m pytest
 
+# Regenerates docs/screenshots/*.png from a freshly seeded database in a temporary folder (needs Chromium).
+screenshots: install
+	$(BIN)/python -m tests.e2e.screenshots
+
 clean:
 	rm -rf $(VENV) demo.sqlite3 demo.sqlite3-*
+
+# Benchmark against a hand-written floor (not part of `make test`): `make bench BENCH_ARGS="--quick"`, see bench/README.md.
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

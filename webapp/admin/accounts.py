@@ -96,12 +96,11 @@ def admin_group() -> None:
 @click.option("--username", prompt=True, help="Sign-in name.")
 @click.option("--password", default=None, help="Prompted for (hidden) when not given.")
 @click.option("--superuser/--no-superuser", default=True, show_default=True)
-@click.pass_context
-def create_user(ctx: click.Context, username: str, password: str | None, superuser: bool) -> None:
+def create_user(app: Litestar, username: str, password: str | None, superuser: bool) -> None:
     """Create an admin account."""
     password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
     _check_password(password)
-    site = ctx.obj.app.state.admin_site
+    site = app.state.admin_site
 
     async def work(session: AsyncSession) -> None:
         if await session.scalar(select(AdminAccount).where(func.lower(AdminAccount.username) == username.lower())):
@@ -117,12 +116,11 @@ def create_user(ctx: click.Context, username: str, password: str | None, superus
 @admin_group.command(name="change-password")
 @click.option("--username", prompt=True)
 @click.option("--password", default=None, help="Prompted for (hidden) when not given.")
-@click.pass_context
-def change_password(ctx: click.Context, username: str, password: str | None) -> None:
+def change_password(app: Litestar, username: str, password: str | None) -> None:
     """Set an account's password; its sessions end."""
     password = password or click.prompt("New password", hide_input=True, confirmation_prompt=True)
     _check_password(password)
-    site = ctx.obj.app.state.admin_site
+    site = app.state.admin_site
 
     async def work(session: AsyncSession) -> None:
         account = await session.scalar(select(AdminAccount).where(AdminAccount.username == username))
@@ -137,10 +135,9 @@ def change_password(ctx: click.Context, username: str, password: str | None) -> 
 
 
 @admin_group.command(name="ensure-superuser")
-@click.pass_context
-def ensure_superuser(ctx: click.Context) -> None:
+def ensure_superuser(app: Litestar) -> None:
     """Create the first account when there is none, from ADMIN_USERNAME/ADMIN_PASSWORD or a generated password."""
-    site = ctx.obj.app.state.admin_site
+    site = app.state.admin_site
     username = os.environ.get("ADMIN_USERNAME") or "admin"
     given = os.environ.get("ADMIN_PASSWORD")
     password = given or secrets.token_urlsafe(12)

@@ -85,7 +85,9 @@ def safe_next(target: str | None, default: str) -> str:
 def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
     """Plain requests go to the login page; htmx gets 401 with HX-Redirect (a swap would hide the form)."""
     site = request.app.state.admin_site
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # raw_path keeps the trailing slash that routing normalises away (/admin/item/ is the list).
+    path = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0] or request.url.path
+    here = path + (f"?{request.url.query}" if request.url.query else "")
     if wants_fragment(request):
         current = request.headers.get("hx-current-url") or ""
         here = urlsplit(current).path + (f"?{urlsplit(current).query}" if urlsplit(current).query else "") or here

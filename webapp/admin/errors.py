@@ -9,8 +9,14 @@ from typing import Any
 from advanced_alchemy.exceptions import NotFoundError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_404_NOT_FOUND,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
 
+from webapp.admin.auth import login_redirect
 from webapp.admin.rendering import render, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,8 @@ def error_page(request: Request[Any, Any, Any], status_code: int, detail: str) -
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code == HTTP_401_UNAUTHORIZED and hasattr(request.app.state, "admin_site"):
+        return login_redirect(request)
     detail = exc.detail if exc.detail and exc.detail != TITLES.get(exc.status_code) else ""
     if isinstance(exc, ValidationException):
         # Typed query or path parameters that do not parse: say which, never echo internals.

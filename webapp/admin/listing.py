@@ -38,7 +38,8 @@ class ListQuery:
         if sort and sort.lstrip("-") not in admin.sortable:
             allowed = ", ".join(sorted(admin.sortable))
             raise BadListQuery(detail=f"Cannot sort by “{sort}”. Sort by one of: {allowed} (prefix - for descending).")
-        q = (params.get("q") or "").strip()[:MAX_SEARCH_LENGTH]
+        # Control characters (NUL above all: PostgreSQL refuses it in text) cannot be typed into a search box.
+        q = "".join(ch for ch in (params.get("q") or "") if ch.isprintable()).strip()[:MAX_SEARCH_LENGTH]
         return cls(page=page, per_page=per_page, sort=sort, q=q)
 
     def url(self, **changes: Any) -> str:

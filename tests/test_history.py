@@ -1,0 +1,105 @@
+"""History: every change is logged with who, when and what; deletes can be undone and restored."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import snapshot
+from webapp.admin.models import AdminLogEntry
+from webapp.demo.models import Item, Tag, User
+
+pytestmark = pytest.mark.anyio
+
+
+async def _entries(db, model=None):
+    async with db() as session:
+        query = select(AdminLogEntry).order_by(AdminLogEntry.id)
+        if model:
+            query = query.where(AdminLogEntry.model == model)
+        return list(await session.scalars(query))
+
+
+async def test_create_update_delete_are_logged_with_who_and_what(browser, htmx, demo, db):
+    created = await browser.submit("/admin/tag/", {"name": "green"})
+    assert created.status_code == 303
+    async with db() as session:
+        green = await session.scalar(select(Tag).where(Tag.name == "green"))
+    await htmx.submit(f"/admin/tag/{green.id}", {"name": "lime"}, method="PATCH")
+    await htmx.submit(f"/admin/tag/{green.id}", {}, method="DELETE")
+    entries = await _entries(db, "tag")
+    assert [e.action for e in entries] == ["create", "update", "delete"]
+    assert {e.username for e in entries} == {"root"}
+    assert entries[0].changes["name"] == [None, "green"]
+    assert entries[1].changes == {"name": ["green", "lime"]}
+    assert entries[2].snapshot["name"] == "lime" and entries[2].snapshot["id"] == green.id
+    history = await browser.open(f"/admin/tag/{green.id}/history")
+    assert history.status_code == 200
+    assert "Update" in history.text and "green" in history.text and "lime" in history.text
+    dashboard = await browser.open("/admin/")
+    assert "Recent actions" in dashboard.text and "lime" in dashboard.text
+
+
+async def test_a_refused_change_logs_nothing(browser, demo, db):
+    await browser.submit("/admin/tag/", {"name": "red"})
+    await browser.submit(f"/admin/item/{demo.lamp.id}", {"price": "-1"})
+    assert await _entries(db) == []
+
+
+async def test_undo_after_an_inline_delete_puts_the_row_back_with_its_links(htmx, demo, db):
+    lamp = demo.lamp.id
+    deleted = await htmx.submit(f"/admin/item/{lamp}", {}, method="DELETE")
+    assert "was deleted." in deleted.text
+    undo_url = re.search(r'hx-post="([^"]+/restore)"', deleted.text).group(1)
+    entry = re.search(r'name="entry" value="(\d+)"', deleted.text).group(1)
+    assert undo_url == f"/admin/item/{lamp}/restore"
+    restored = await htmx.submit(undo_url, {"entry": entry})
+    assert restored.status_code == 200
+    assert restored.text.lstrip().startswith(f'<tr id="item-{lamp}">')
+    assert "was restored." in restored.text
+    async with db() as session:
+        item = await session.get(Item, lamp)
+        await session.refresh(item, ["tags"])
+        assert item.name == "Lamp" and [t.name for t in item.tags] == ["red"]
+    again = await htmx.submit(undo_url, {"entry": entry})
+    assert again.status_code == 409
+    assert "restored already" in again.text
+
+
+async def test_plain_delete_message_offers_undo_and_history_offers_restore(browser, demo, db):
+    await browser.submit(f"/admin/tag/{demo.blue.id}/delete", {})
+    page = await browser.open("/admin/tag/")
+    assert "The tag “blue” was deleted." in page.text and ">Undo</button>" in page.text
+    history = await browser.open(f"/admin/tag/{demo.blue.id}/history")
+    assert ">Restore</button>" in history.text
+    entry = re.search(r'name="entry" value="(\d+)"', history.text).group(1)
+    restored = await browser.submit(f"/admin/tag/{demo.blue.id}/restore", {"entry": entry})
+    assert restored.status_code == 303
+    assert restored.headers["location"] == f"/admin/tag/{demo.blue.id}"
+    assert "The tag “blue” was restored." in (await browser.open(f"/admin/tag/{demo.blue.id}")).text
+
+
+async def test_restore_is_refused_when_the_key_is_reused_or_a_related_row_is_gone(browser, demo, db):
+    await browser.submit(f"/admin/item/{demo.chair.id}/delete", {})
+    await browser.submit(f"/admin/user/{demo.alan.id}/delete", {})
+    entries = {e.model: e for e in await _entries(db) if e.action == "delete"}
+    before = await snapshot(db)
+    gone_owner = await browser.submit(f"/admin/item/{demo.chair.id}/restore", {"entry": str(entries["item"].id)})
+    assert gone_owner.status_code == 409
+    assert "the owner it belonged to no longer exists" in gone_owner.text
+    assert await snapshot(db) == before
+    async with db() as session:
+        session.add(User(id=demo.alan.id, username="squatter", email="s@example.com"))
+        await session.commit()
+    before = await snapshot(db)
+    reused = await browser.submit(f"/admin/user/{demo.alan.id}/restore", {"entry": str(entries["user"].id)})
+    assert reused.status_code == 409
+    assert f"another user now has the key {demo.alan.id}" in reused.text
+    assert await snapshot(db) == before
+
+
+async def test_restore_of_an_unknown_entry_is_a_404(browser, demo):
+    response = await browser.submit(f"/admin/item/{demo.lamp.id}/restore", {"entry": "999"})
+    assert response.status_code == 404
