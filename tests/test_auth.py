@@ -165,3 +165,14 @@ async def test_password_hashes_never_appear(browser, superuser, db):
         assert page.status_code == 200, url
         assert "$argon2" not in page.text, url
         assert 'name="password"' not in page.text, url
+
+
+async def test_cookies_are_secure_over_https(app, superuser):
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as secure_client:
+        person = Admin(secure_client, last_url="/admin/login")
+        response = await person.sign_in("root")
+        cookies = response.headers.get_list("set-cookie")
+        session_cookie = next(c for c in cookies if c.startswith("admin_session="))
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie

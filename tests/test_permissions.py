@@ -111,3 +111,15 @@ async def test_the_accounts_admin_is_for_superusers_and_never_shows_passwords(br
     )
     assert created.status_code == 303
     assert created.headers["location"].endswith("/password")
+
+
+async def test_only_superusers_manage_accounts(client, db, demo):
+    from webapp.admin.models import AdminPermission as Permission
+
+    async with db() as session:
+        codenames = set(await session.scalars(select(Permission.codename)))
+    assert codenames and not any(c.startswith("account.") for c in codenames), "accounts cannot be granted"
+    await add_account(db, "staff", permissions=("item.view",))
+    person = Admin(client)
+    await person.sign_in("staff")
+    assert (await person.client.get("/admin/account/")).status_code == 403

@@ -32,6 +32,7 @@ class AccountAdmin(ModelAdmin, model=AdminAccount):
     ordering = ("username",)
     labels = {"is_superuser": "Superuser", "last_login_at": "Last sign-in"}
     password_field = "password"
+    superuser_only = True
 
     def after_password_change(self, obj: Any) -> None:
         # Sessions carry the epoch they started in; a new one ends every other session of this account.
@@ -46,6 +47,8 @@ def wanted_permissions(admins: list[ModelAdmin]) -> dict[str, str]:
     """codename -> human name, for every registered model, action and custom action."""
     wanted = {}
     for admin in admins:
+        if admin.superuser_only:
+            continue
         for action in (*ACTIONS, *(f"action:{a.name}" for a in admin.actions)):
             verb = action.removeprefix("action:").replace("_", " ")
             wanted[f"{admin.slug}.{action}"] = f"Can {verb} {admin.name_plural}"

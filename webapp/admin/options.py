@@ -50,6 +50,8 @@ class ModelAdmin:
     actions: ClassVar[Sequence[Any]] = ()
     # A PasswordHash column set through its own form (never shown); None when the model has none.
     password_field: ClassVar[str | None] = None
+    # No permission rows are made for such a model, so only superusers can reach it (accounts).
+    superuser_only: ClassVar[bool] = False
     list_url: str = ""
 
     def __init_subclass__(cls, model: type | None = None, **kwargs: Any) -> None:
