@@ -40,7 +40,8 @@ async def _schema_state(url: str) -> tuple[list, set[str]]:
                     for diff in compare_metadata(
                         MigrationContext.configure(sync_conn, opts={"compare_type": False}), METADATA
                     )
-                    if not (diff[0] == "remove_table" and diff[1].name == "alembic_versions")
+                    # The version table, and SQLite's FTS5 search index (virtual tables the ORM does not map).
+                    if not (diff[0] == "remove_table" and diff[1].name.startswith(("alembic_versions", "item_fts")))
                 ]
                 return diffs, set(inspect(sync_conn).get_table_names())
 

@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.admin.fields import Field, Kind
+from webapp.admin.fields import Field, Kind, to_json
 from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 
 MAX_LABEL = 255
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value if isinstance(value.value, str | int) else value.name
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal | uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def _from_json(field: Field, value: Any) -> Any:
-    if value is None:
-        return None
-    if field.kind is Kind.DATETIME:
-        return datetime.fromisoformat(value)
-    if field.kind is Kind.DATE:
-        return date.fromisoformat(value)
-    if field.kind is Kind.TIME:
-        return time.fromisoformat(value)
-    if field.kind is Kind.DECIMAL:
-        return Decimal(value)
-    if field.kind is Kind.UUID:
-        return uuid.UUID(value)
-    if field.kind is Kind.ENUM:
-        return field.parse(str(value))
-    return value
 
 
 def state_of(admin: ModelAdmin, obj: Any) -> dict[str, Any]:
@@ -53,9 +20,9 @@ def state_of(admin: ModelAdmin, obj: Any) -> dict[str, Any]:
     state: dict[str, Any] = {}
     for field in admin.fields.values():
         if field.kind is Kind.MANY_TO_MANY:
-            state[field.name] = sorted(_jsonable(inspect(o).identity[0]) for o in getattr(obj, field.name))
+            state[field.name] = sorted(to_json(inspect(o).identity[0]) for o in getattr(obj, field.name))
         else:
-            state[field.name] = _jsonable(getattr(obj, field.name))
+            state[field.name] = to_json(getattr(obj, field.name))
     return state
 
 
@@ -108,7 +75,7 @@ async def restore(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry
             continue
         value = snapshot[field.name]
         if field.kind is Kind.MANY_TO_MANY:
-            keys = [_from_json(_key_field(field), key) for key in value]
+            keys = [_key_field(field).from_json(key) for key in value]
             related_pk = inspect(field.related_model).primary_key[0]
             rows = list((await session.execute(select(field.related_model).where(related_pk.in_(keys)))).scalars())
             if len(rows) != len(keys):
@@ -119,7 +86,7 @@ async def restore(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry
             related_pk = inspect(field.related_model).primary_key[0]
             if await session.scalar(select(related_pk).where(related_pk == value)) is None:
                 raise RestoreRefused(f"Cannot restore: the {field.label.lower()} it belonged to no longer exists.")
-        setattr(obj, field.name, _from_json(field, value))
+        setattr(obj, field.name, field.from_json(value))
     session.add(obj)
     await session.flush()
     entry.restored = True

@@ -262,6 +262,23 @@ class Field:
 
     # -- formatting -----------------------------------------------------------------------------------------
 
+    def from_json(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if self.kind is Kind.DATETIME:
+            return datetime.fromisoformat(value)
+        if self.kind is Kind.DATE:
+            return date.fromisoformat(value)
+        if self.kind is Kind.TIME:
+            return time.fromisoformat(value)
+        if self.kind is Kind.DECIMAL:
+            return Decimal(value)
+        if self.kind is Kind.UUID:
+            return uuid.UUID(value)
+        if self.kind is Kind.ENUM:
+            return self.parse(str(value))
+        return value
+
     def to_input(self, value: Any) -> RawValue:
         """The string an input shows for a typed value (the inverse of parse)."""
         if self.kind is Kind.MANY_TO_MANY:
@@ -282,6 +299,19 @@ class Field:
         if self.kind is Kind.JSON:
             return json.dumps(value, indent=2, ensure_ascii=False)
         return str(value)
+
+
+def to_json(value: Any) -> Any:
+    """A value as JSON can hold it (for the audit log and list cursors); Field.from_json reverses it."""
+    if isinstance(value, enum.Enum):
+        return value.value if isinstance(value.value, str | int) else value.name
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
 
 
 def _primary_key(obj: Any) -> Any:

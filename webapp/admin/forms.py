@@ -23,6 +23,8 @@ class BoundForm:
     errors: dict[str, str] = field(default_factory=dict)
     form_errors: list[str] = field(default_factory=list)
     choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # Relations too big for a select: the chosen keys with their labels; the widget searches the rest.
+    lookups: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def is_valid(self) -> bool:
@@ -124,14 +126,33 @@ def apply_values(obj: Any, fields: Sequence[Field], values: Mapping[str, Any]) -
             setattr(obj, f.name, values[f.name])
 
 
+SELECT_LIMIT = 100
+
+
 async def load_choices(
     session: AsyncSession, form: BoundForm, label: Callable[[Any], str], names: Iterable[str] | None = None
 ) -> None:
-    """Options for each relation select: every related row, labelled, in one query per relation."""
+    """Options for each relation: a select of every row when there are at most SELECT_LIMIT, else an
+    autocomplete that only needs the labels of the chosen rows. Two queries per relation, whatever its size."""
     wanted = set(names) if names is not None else None
     for f in form.fields:
         if f.related_model is None or (wanted is not None and f.name not in wanted):
             continue
         (pk_column,) = inspect(f.related_model).primary_key
-        rows = (await session.execute(select(f.related_model).order_by(pk_column))).scalars().all()
-        form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
+        rows = (
+            (await session.execute(select(f.related_model).order_by(pk_column).limit(SELECT_LIMIT + 1))).scalars().all()
+        )
+        if len(rows) <= SELECT_LIMIT:
+            form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
+            continue
+        chosen = [key for key in sorted(form.selected(f.name)) if key]
+        keys = []
+        for key in chosen:
+            try:
+                keys.append(f.parse(key) if f.kind is Kind.FOREIGN_KEY else f.parse([key])[0])
+            except FieldError:
+                continue
+        found = (
+            (await session.execute(select(f.related_model).where(pk_column.in_(keys)))).scalars().all() if keys else []
+        )
+        form.lookups[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in found]

@@ -85,7 +85,7 @@ class HistoryController(Controller):
         message = f"The {admin.name} “{label}” was restored."
         if wants_fragment(request):
             obj = await get_object(admin, db_session, pk)
-            total = await listing.count(admin, db_session)
+            total = await listing.count_display(admin, db_session, request.headers.get("hx-current-url"))
             return render(
                 request, "_row_created.html", {"obj": obj, "total": total, "messages": [msg(message)]}, admin=admin
             )

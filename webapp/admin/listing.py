@@ -1,22 +1,29 @@
-"""The list view's query: search, sort and page parameters, checked before they reach SQL."""
+"""The list view's query: search, filters, sort and pages, checked before they reach SQL, and costing the same
+on a big table as on a small one: counts are capped, and Next/Previous/Last pages use keyset cursors."""
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from advanced_alchemy.filters import LimitOffset
 from litestar.exceptions import HTTPException
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, inspect, literal, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.admin import filters as list_filters
+from webapp.admin.fields import Field, Kind, to_json
 from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
 
 MAX_PER_PAGE = max(PER_PAGE_CHOICES)
 MAX_SEARCH_LENGTH = 200
+COUNT_CAP = list_filters.COUNT_CAP
+RESERVED = frozenset({"q", "sort", "page", "per_page", "after", "before", "last", "select_all", "ids", "action"})
+MIN_INDEXED_TERM = 3
 
 
 class BadListQuery(HTTPException):
@@ -29,6 +36,10 @@ class ListQuery:
     per_page: int
     sort: str
     q: str
+    filters: tuple[tuple[str, str], ...] = ()
+    after: str = ""
+    before: str = ""
+    last: bool = False
 
     @classmethod
     def parse(cls, admin: ModelAdmin, params: Mapping[str, str]) -> ListQuery:
@@ -37,14 +48,37 @@ class ListQuery:
         sort = (params.get("sort") or "").strip()
         if sort and sort.lstrip("-") not in admin.sortable:
             allowed = ", ".join(sorted(admin.sortable))
-            raise BadListQuery(detail=f"Cannot sort by “{sort}”. Sort by one of: {allowed} (prefix - for descending).")
+            raise BadListQuery(
+                detail=f"Cannot sort by “{sort[:40]}”. Sort by one of: {allowed} (prefix - for descending)."
+            )
         # Control characters (NUL above all: PostgreSQL refuses it in text) cannot be typed into a search box.
         q = "".join(ch for ch in (params.get("q") or "") if ch.isprintable()).strip()[:MAX_SEARCH_LENGTH]
-        return cls(page=page, per_page=per_page, sort=sort, q=q)
+        list_filters.check_unknown(admin.filter_fields, admin.fields, params, set(RESERVED))
+        names = {name for f in admin.filter_fields for name in list_filters.param_names(f)}
+        chosen = tuple(sorted((k, v) for k, v in params.items() if k in names and v != ""))
+        list_filters.conditions(admin.filter_fields, dict(chosen))  # a malformed value is a 400 now, not later
+        return cls(
+            page=page,
+            per_page=per_page,
+            sort=sort,
+            q=q,
+            filters=chosen,
+            after=params.get("after") or "",
+            before=params.get("before") or "",
+            last=params.get("last") in {"1", "true"},
+        )
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"q": self.q, "sort": self.sort, "per_page": self.per_page, "page": self.page, **dict(self.filters)}
 
     def url(self, **changes: Any) -> str:
-        """The query string for this view with some parameters changed (empty ones dropped)."""
-        values = {"q": self.q, "sort": self.sort, "per_page": self.per_page, "page": self.page} | changes
+        """This view's query string with some parameters changed; empty ones (and cursors) dropped."""
+        values = self.params | changes
+        return "?" + urlencode({k: v for k, v in values.items() if v not in ("", None, False)})
+
+    def without(self, *names: str) -> str:
+        values = {k: v for k, v in self.params.items() if k not in names and k != "page"}
         return "?" + urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
     def sort_url(self, name: str) -> str:
@@ -56,6 +90,10 @@ class ListQuery:
         if self.sort == f"-{name}":
             return "descending"
         return "none"
+
+    @property
+    def filter_dict(self) -> dict[str, str]:
+        return dict(self.filters)
 
 
 def _positive_int(raw: str | None, name: str, *, default: int) -> int:
@@ -70,48 +108,148 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_conditions(admin: ModelAdmin, q: str) -> list[ColumnElement[bool]]:
-    if not q or not admin.search_columns:
+# -- search -------------------------------------------------------------------------------------------------
+
+
+def search_conditions(admin: ModelAdmin, q: str, dialect: str = "") -> list[ColumnElement[bool]]:
+    """Case-insensitive, literal (% and _ are just characters) match in any search field, related ones too.
+
+    On SQLite an FTS5 trigram table (ModelAdmin.sqlite_fts_table) answers for the columns it covers; on
+    PostgreSQL ILIKE is served by a pg_trgm index. Both keep search fast on a million rows.
+    """
+    if not q or not admin.search_targets:
         return []
     pattern = f"%{_escape_like(q)}%"
-    return [or_(*(f.column.ilike(pattern, escape="\\") for f in admin.search_columns if f.column is not None))]
+    use_fts = (
+        dialect == "sqlite" and admin.sqlite_fts_table and len(q) >= MIN_INDEXED_TERM and not set(q) & {"%", "_", "\\"}
+    )
+    clauses: list[ColumnElement[bool]] = []
+    fts_columns: list[str] = []
+    for target in admin.search_targets:
+        if target.relationship is None:
+            if use_fts and target.column.name in admin.sqlite_fts_columns:
+                fts_columns.append(target.column.name)
+                continue
+            clauses.append(target.column.ilike(pattern, escape="\\"))
+        else:
+            rel = target.relationship
+            (local,) = rel.local_columns
+            (remote_pk,) = inspect(rel.mapper.class_).primary_key
+            matching = select(remote_pk).where(target.column.ilike(pattern, escape="\\"))
+            clauses.append(getattr(admin.model, inspect(admin.model).get_property_by_column(local).key).in_(matching))
+    if fts_columns:
+        likes = " OR ".join(f'"{name}" LIKE :fts_term' for name in fts_columns)
+        fts = text(f'SELECT rowid FROM "{admin.sqlite_fts_table}" WHERE {likes}').bindparams(fts_term=f"%{q}%")
+        clauses.append(admin.pk_column.in_(fts.columns(literal_column("rowid"))))
+    return [or_(*clauses)]
 
 
-def order_by(admin: ModelAdmin, sort: str) -> list[ColumnElement[Any]]:
-    """Requested column first, then the default ordering, then the primary key so pages never overlap."""
+# -- ordering -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderPart:
+    expression: Any
+    descending: bool
+    field: Field | None  # None when the part cannot be a keyset (a related label)
+
+
+def ordering(admin: ModelAdmin, sort: str, label_column: Any) -> tuple[list[OrderPart], list[Any]]:
+    """The ORDER BY parts (requested column, default ordering, primary key) and any joins they need."""
     names = [sort] if sort else []
     names += [n for n in admin.default_ordering if n.lstrip("-") != sort.lstrip("-")]
-    clauses: list[ColumnElement[Any]] = []
+    parts: list[OrderPart] = []
+    joins: list[Any] = []
     for name in names:
-        column = getattr(admin.model, name.lstrip("-"))
-        clauses.append(column.desc() if name.startswith("-") else column.asc())
+        f = admin.fields[name.lstrip("-")]
+        descending = name.startswith("-")
+        if f.kind is Kind.FOREIGN_KEY and label_column(f) is not None:
+            related_label = label_column(f)
+            joins.append(getattr(admin.model, f.relationship))
+            parts.append(OrderPart(related_label, descending, None))
+        else:
+            parts.append(OrderPart(getattr(admin.model, f.name), descending, f))
     if admin.pk_name not in {n.lstrip("-") for n in names}:
-        # Ties break by key in the direction of the last ordering, so "-created_at" lists newest first.
-        pk = getattr(admin.model, admin.pk_name)
-        clauses.append(pk.desc() if names and names[-1].startswith("-") else pk.asc())
-    return clauses
+        # Ties break by key in the direction of the last part, so "-created_at" lists newest first.
+        descending = parts[-1].descending if parts else False
+        parts.append(OrderPart(getattr(admin.model, admin.pk_name), descending, admin.fields[admin.pk_name]))
+    return parts, joins
+
+
+def order_clauses(parts: list[OrderPart], *, reverse: bool = False) -> list[Any]:
+    return [p.expression.desc() if p.descending != reverse else p.expression.asc() for p in parts]
+
+
+def keyset_possible(parts: list[OrderPart]) -> bool:
+    """Cursors need every ordering value present and comparable: no related labels, no NULLs."""
+    return all(p.field is not None and not p.field.nullable for p in parts)
+
+
+def _after(parts: list[OrderPart], values: list[Any], *, reverse: bool) -> ColumnElement[bool]:
+    """Rows strictly after `values` in this ordering (before them when reverse)."""
+    alternatives = []
+    for index, part in enumerate(parts):
+        equal = [parts[i].expression == values[i] for i in range(index)]
+        greater = part.descending == reverse
+        step = part.expression > values[index] if greater else part.expression < values[index]
+        alternatives.append(and_(*equal, step))
+    return or_(*alternatives)
+
+
+def encode_cursor(parts: list[OrderPart], obj: Any) -> str:
+    values = [to_json(getattr(obj, p.field.name)) for p in parts if p.field is not None]
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(parts: list[OrderPart], raw: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if not isinstance(values, list) or len(values) != len(parts):
+            raise ValueError(raw)
+        return [p.field.from_json(v) for p, v in zip(parts, values, strict=True) if p.field is not None]
+    except (ValueError, TypeError, AttributeError, ArithmeticError):
+        raise BadListQuery(detail="This page link is out of date or damaged; go back to the first page.") from None
+
+
+# -- the page -----------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Page:
     rows: list[Any]
     total: int
+    exact: bool
+    estimate: int | None
     query: ListQuery
+    has_next: bool = False
+    has_prev: bool = False
+    next_cursor: str = ""
+    prev_cursor: str = ""
+    keyset: bool = False
+    filters: list[list_filters.ActiveFilter] = field(default_factory=list)
 
     @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.query.per_page))
+    def pages(self) -> int | None:
+        return max(1, math.ceil(self.total / self.query.per_page)) if self.exact else None
 
     @property
-    def first_index(self) -> int:
-        return 0 if not self.total else (self.query.page - 1) * self.query.per_page + 1
+    def total_display(self) -> str:
+        if self.exact:
+            return f"{self.total:,}"
+        if self.estimate:
+            return f"about {self.estimate:,}"
+        return f"{COUNT_CAP:,}+"
 
     @property
-    def last_index(self) -> int:
-        return min(self.total, self.query.page * self.query.per_page)
+    def first_index(self) -> int | None:
+        if not self.rows or self.query.after or self.query.before or self.query.last:
+            return None
+        return (self.query.page - 1) * self.query.per_page + 1
 
     def page_links(self) -> list[int | None]:
-        """Page numbers to link, with None for a gap: 1 … 4 5 [6] 7 8 … 20."""
+        """Page numbers to link, with None for a gap: 1 … 4 5 [6] 7 8 … 20 (exact totals only)."""
+        if self.pages is None:
+            return []
         current, last = self.query.page, self.pages
         wanted = {1, last, *range(max(1, current - 2), min(last, current + 2) + 1)}
         links: list[int | None] = []
@@ -122,22 +260,110 @@ class Page:
         return links
 
 
-async def count(admin: ModelAdmin, session: AsyncSession, q: str = "") -> int:
-    return await admin.service(session).count(*search_conditions(admin, q))
-
-
-async def fetch_page(admin: ModelAdmin, session: AsyncSession, query: ListQuery) -> Page:
-    service = admin.service(session)
-    conditions = search_conditions(admin, query.q)
-    total = await service.count(*conditions)
-    last_page = max(1, math.ceil(total / query.per_page))
-    if query.page > last_page:
-        query = ListQuery(page=last_page, per_page=query.per_page, sort=query.sort, q=query.q)
-    statement = select(admin.model).order_by(*order_by(admin, query.sort))
-    rows = await service.get_many(
-        *conditions,
-        LimitOffset(limit=query.per_page, offset=(query.page - 1) * query.per_page),
-        statement=statement,
-        load=admin.relation_loaders(admin.list_fields),
+async def capped_count(session: AsyncSession, statement: Select[Any]) -> tuple[int, bool]:
+    """Rows matching, counted no further than COUNT_CAP: (count, exact)."""
+    capped = (
+        statement.with_only_columns(literal(1), maintain_column_froms=True)
+        .order_by(None)
+        .limit(COUNT_CAP + 1)
+        .subquery()
     )
-    return Page(rows=list(rows), total=total, query=query)
+    total = await session.scalar(select(func.count()).select_from(capped)) or 0
+    return min(total, COUNT_CAP), total <= COUNT_CAP
+
+
+async def _estimate(session: AsyncSession, admin: ModelAdmin) -> int | None:
+    """PostgreSQL's planner estimate of the table's rows, for "about 1,000,000" without a full COUNT."""
+    if session.bind.dialect.name != "postgresql":
+        return None
+    table = admin.model.__table__
+    name = f"{table.schema}.{table.name}" if table.schema else table.name
+    estimate = await session.scalar(
+        text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name}
+    )
+    return int(estimate) if estimate and estimate > 0 else None
+
+
+def base_statement(admin: ModelAdmin, q: str, filters: Mapping[str, str], dialect: str) -> Select[Any]:
+    return select(admin.model).where(
+        *search_conditions(admin, q, dialect), *list_filters.conditions(admin.filter_fields, filters)
+    )
+
+
+async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: str | None) -> str:
+    """The list count for the view a htmx request came from (its search and filters), as the page shows it."""
+    params: dict[str, str] = {}
+    if current_url:
+        params = {k: v[-1] for k, v in parse_qs(urlsplit(current_url).query).items()}
+    try:
+        query = ListQuery.parse(admin, params)
+    except HTTPException:
+        query = ListQuery.parse(admin, {})
+    total, exact = await capped_count(
+        session, base_statement(admin, query.q, query.filter_dict, session.bind.dialect.name)
+    )
+    return f"{total:,}" if exact else f"{COUNT_CAP:,}+"
+
+
+async def fetch_page(admin: ModelAdmin, session: AsyncSession, query: ListQuery, label_column: Any, label: Any) -> Page:
+    dialect = session.bind.dialect.name
+    base = base_statement(admin, query.q, query.filter_dict, dialect)
+    total, exact = await capped_count(session, base)
+    estimate = await _estimate(session, admin) if not exact and not query.q and not query.filters else None
+    parts, joins = ordering(admin, query.sort, label_column)
+    keyset = keyset_possible(parts)
+    statement = base
+    for join in joins:
+        statement = statement.outerjoin(join)
+    loaders = admin.relation_loaders(admin.list_fields)
+    per_page = query.per_page
+    service = admin.service(session)
+
+    async def run(stmt: Select[Any]) -> list[Any]:
+        return list(await service.get_many(statement=stmt, load=loaders))
+
+    reverse = bool(keyset and (query.before or query.last))
+    if keyset and (query.after or query.before):
+        cursor = decode_cursor(parts, query.after or query.before)
+        statement = statement.where(_after(parts, cursor, reverse=bool(query.before)))
+    if not keyset and (query.after or query.before or query.last):
+        query = replace(query, after="", before="", last=False)
+    if query.after or query.before or query.last:
+        rows = await run(statement.order_by(*order_clauses(parts, reverse=reverse)).limit(per_page + 1))
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        if reverse:
+            rows.reverse()
+        has_next = more if query.after else bool(query.before)
+        has_prev = more if reverse else True
+        if query.last:
+            has_next, has_prev = False, total > per_page
+    else:
+        page_number = query.page
+        if exact and page_number > max(1, math.ceil(total / per_page)):
+            page_number = max(1, math.ceil(total / per_page))
+            query = replace(query, page=page_number)
+        offset = (page_number - 1) * per_page
+        rows = await run(statement.order_by(*order_clauses(parts)).offset(offset).limit(per_page + 1))
+        has_next, has_prev = len(rows) > per_page, page_number > 1
+        rows = rows[:per_page]
+    page = Page(
+        rows=rows,
+        total=total,
+        exact=exact,
+        estimate=estimate,
+        query=query,
+        has_next=has_next,
+        has_prev=has_prev,
+        keyset=keyset,
+    )
+    if keyset and rows:
+        page.next_cursor = encode_cursor(parts, rows[-1])
+        page.prev_cursor = encode_cursor(parts, rows[0])
+
+    def without(f: Field) -> Select[Any]:
+        names = set(list_filters.param_names(f))
+        return base_statement(admin, query.q, {k: v for k, v in query.filters if k not in names}, dialect)
+
+    page.filters = await list_filters.sidebar(session, admin.filter_fields, query.filter_dict, without, label)
+    return page

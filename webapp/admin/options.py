@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -17,7 +18,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import RelationshipDirection, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin.fields import Field, Kind, humanize, introspect
@@ -32,6 +33,13 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+@dataclass(frozen=True)
+class SearchTarget:
+    label: str
+    column: Any
+    relationship: Any  # the many-to-one relation to reach the column through, or None
+
+
 class ModelAdmin:
     """Options for one model. Subclass with `model=`; every option has a default."""
 
@@ -40,7 +48,15 @@ class ModelAdmin:
     name: ClassVar[str] = ""
     name_plural: ClassVar[str] = ""
     list_display: ClassVar[Sequence[str]] = ()
+    # Columns, or "relation__column" across a many-to-one (e.g. "owner__username").
     search_fields: ClassVar[Sequence[str]] = ()
+    # Default: the listed fields whose kind has a filter (yes/no, choices, related record, dates, numbers).
+    list_filter: ClassVar[Sequence[str] | None] = None
+    # The column that names a record in sorts and lookups (default: the first search field).
+    label_field: ClassVar[str | None] = None
+    # An FTS5 table (tokenize='trigram', rowid = primary key) that serves search on SQLite for its columns.
+    sqlite_fts_table: ClassVar[str | None] = None
+    sqlite_fts_columns: ClassVar[Sequence[str]] = ()
     ordering: ClassVar[Sequence[str]] = ()
     form_fields: ClassVar[Sequence[str]] = ()
     readonly_fields: ClassVar[Sequence[str]] = ()
@@ -72,7 +88,8 @@ class ModelAdmin:
         self.name_plural = type(self).name_plural or f"{self.name}s"
         self.fields: dict[str, Field] = introspect(self.model, dict(self.labels))
         self._check_names("list_display", self.list_display)
-        self._check_names("search_fields", self.search_fields)
+        self._check_names("search_fields", [n for n in self.search_fields if "__" not in n])
+        self._check_names("list_filter", self.list_filter or ())
         self._check_names("form_fields", self.form_fields)
         self._check_names("readonly_fields", self.readonly_fields)
         self._check_names("ordering", [name.lstrip("-") for name in self.ordering])
@@ -120,8 +137,44 @@ class ModelAdmin:
 
     @cached_property
     def search_columns(self) -> list[Field]:
-        names = self.search_fields or [name for name, f in self.fields.items() if f.kind in {Kind.STRING, Kind.EMAIL}]
+        """The model's own search fields (related ones are in search_targets)."""
+        names = [n for n in self.search_fields if "__" not in n] or [
+            name for name, f in self.fields.items() if f.kind in {Kind.STRING, Kind.EMAIL}
+        ]
         return [self.fields[name] for name in names]
+
+    @cached_property
+    def search_targets(self) -> list[SearchTarget]:
+        targets = [SearchTarget(f.label, f.column, None) for f in self.search_columns if f.column is not None]
+        mapper = inspect(self.model)
+        for name in self.search_fields:
+            if "__" not in name:
+                continue
+            rel_name, column_name = name.split("__", 1)
+            rel = mapper.relationships.get(rel_name)
+            if rel is None or rel.direction is not RelationshipDirection.MANYTOONE:
+                raise TypeError(f"{type(self).__name__}.search_fields: {name} is not a many-to-one relation's column")
+            column = rel.mapper.columns.get(column_name)
+            if column is None:
+                raise TypeError(f"{type(self).__name__}.search_fields: {rel_name} has no column {column_name}")
+            targets.append(SearchTarget(f"{humanize(rel_name)} {humanize(column_name).lower()}", column, rel))
+        return targets
+
+    @cached_property
+    def filter_fields(self) -> list[Field]:
+        from webapp.admin.filters import FILTERABLE
+
+        if self.list_filter is not None:
+            return [self.fields[name] for name in self.list_filter]
+        return [f for f in self.list_fields if f.kind in FILTERABLE and not f.read_only]
+
+    @cached_property
+    def label_column(self) -> Any:
+        """The column that names a record, for sorting by a relation and for lookups."""
+        if self.label_field:
+            return getattr(self.model, self.label_field)
+        columns = self.search_columns
+        return columns[0].column if columns else self.pk_column
 
     @cached_property
     def sortable(self) -> set[str]:
@@ -164,6 +217,14 @@ class ModelAdmin:
         """One SELECT ... IN per relation shown, whatever the number of rows."""
         names = sorted({f.relationship for f in fields if f.relationship})
         return [selectinload(getattr(self.model, name)) for name in names]
+
+    def bulk_actions(self, account: Any) -> list[tuple[str, str]]:
+        """(value, label) of the bulk actions this account may run on this model's rows."""
+        if account is None:
+            return []
+        out = [("delete", f"Delete selected {self.name_plural}")] if account.can(self.slug, "delete") else []
+        out += [(a.name, a.label) for a in self.actions if account.can(self.slug, f"action:{a.name}")]
+        return out
 
     # -- hooks ------------------------------------------------------------------------------------------------
 

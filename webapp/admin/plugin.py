@@ -23,6 +23,7 @@ from litestar.template.config import TemplateConfig
 
 from webapp.admin.accounts import AccountAdmin, admin_group, sync_permissions_on_startup
 from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
+from webapp.admin.bulk import BulkController
 from webapp.admin.display import display
 from webapp.admin.errors import EXCEPTION_HANDLERS
 from webapp.admin.fields import Kind
@@ -91,6 +92,7 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 path=self.path,
                 route_handlers=[
                     AdminController,
+                    BulkController,
                     HistoryController,
                     *AUTH_HANDLERS,
                     create_static_files_router(

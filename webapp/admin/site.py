@@ -55,6 +55,11 @@ class AdminSite:
     def admin_for(self, model: type) -> ModelAdmin | None:
         return self._by_model.get(model)
 
+    def related_label_column(self, field: Any) -> Any:
+        """The column naming the records a foreign key points to (None when that model is not registered)."""
+        related = self._by_model.get(field.related_model)
+        return related.label_column if related is not None else None
+
     def label(self, obj: Any) -> str:
         """A record's name, through its own admin's options when it has one."""
         admin = self._by_model.get(type(obj))

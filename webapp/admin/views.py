@@ -7,8 +7,8 @@ entry in the same transaction as its change, and refuses a stale edit with a con
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from advanced_alchemy.exceptions import NotFoundError, RepositoryError
 from litestar import Controller, Request, delete, get, post, route
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.admin import audit, forms, listing
+from webapp.admin import filters as list_filters
 from webapp.admin.auth import ACTION
 from webapp.admin.fields import Kind
 from webapp.admin.integrity import explain
@@ -64,14 +65,6 @@ async def get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, f
         )
     except NotFoundError:
         raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.") from None
-
-
-def _current_q(request: AnyRequest) -> str:
-    """The search the list page had when htmx sent this request, so counts stay those of that view."""
-    url = request.headers.get("hx-current-url")
-    if not url:
-        return ""
-    return (parse_qs(urlsplit(url).query).get("q") or [""])[0].strip()[: listing.MAX_SEARCH_LENGTH]
 
 
 async def _flush(admin: ModelAdmin, session: AsyncSession, obj: Any, form: forms.BoundForm, *, creating: bool) -> str:
@@ -153,8 +146,8 @@ class AdminController(Controller):
     ) -> Template:
         admin = site.get(model)
         query = listing.ListQuery.parse(admin, request.query_params)
-        page = await listing.fetch_page(admin, db_session, query)
-        context = {"page": page, "query": page.query}
+        page = await listing.fetch_page(admin, db_session, query, site.related_label_column, site.label)
+        context = {"page": page, "query": page.query, "date_presets": list_filters.presets(date.today())}
         if wants_fragment(request):
             return render(request, "_results.html", context, admin=admin)
         return render(request, "list.html", context, admin=admin)
@@ -219,7 +212,7 @@ class AdminController(Controller):
                 request, request.app.route_reverse("admin:password", model=admin.slug, pk=str(pk)), message
             )
         if wants_fragment(request):
-            total = await listing.count(admin, session, _current_q(request))
+            total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
             context = {"obj": obj, "total": total, "messages": [msg(message)]}
             return render(request, "_row_created.html", context, admin=admin, status_code=201)
         if "_addanother" in posted:
@@ -463,7 +456,7 @@ async def _delete(
         undo = request.app.route_reverse("admin:restore", model=admin.slug, pk=str(key))
     message = msg(f"The {admin.name} “{label}” was deleted.", undo_url=undo, entry_id=entry.id)
     if wants_fragment(request):
-        total = await listing.count(admin, session, _current_q(request))
+        total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
         return render(request, "_row_deleted.html", {"total": total, "messages": [message]}, admin=admin)
     request.session.setdefault("_messages", []).append(message)
     return Redirect(path=admin.list_url, status_code=303, headers={"Vary": "HX-Request"})

@@ -8,14 +8,17 @@ from decimal import Decimal
 
 from advanced_alchemy.base import BigIntAuditBase, orm_registry
 from sqlalchemy import (
+    DDL,
     CheckConstraint,
     Column,
     Enum,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Table,
     Text,
+    event,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -69,6 +72,11 @@ class Item(BigIntAuditBase):
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        # The default ordering (newest first) and the deepest page read this index, not the table.
+        Index("ix_item_created_at_id", "created_at", "id"),
+        Index("ix_item_status_price", "status", "price"),
+        # Search: on PostgreSQL ILIKE '%term%' uses this trigram index (a plain index elsewhere).
+        Index("ix_item_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -91,3 +99,25 @@ class Item(BigIntAuditBase):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Search on SQLite: an FTS5 trigram index over item.name (ItemAdmin.sqlite_fts_table), kept in step by
+# triggers. The migrations create the same objects; these events do it for metadata.create_all (tests).
+SQLITE_FTS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS item_fts USING fts5(name, content='item', content_rowid='id', "
+    "tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS item_fts_insert AFTER INSERT ON item BEGIN "
+    "INSERT INTO item_fts(rowid, name) VALUES (new.id, new.name); END",
+    "CREATE TRIGGER IF NOT EXISTS item_fts_delete AFTER DELETE ON item BEGIN "
+    "INSERT INTO item_fts(item_fts, rowid, name) VALUES ('delete', old.id, old.name); END",
+    "CREATE TRIGGER IF NOT EXISTS item_fts_update AFTER UPDATE OF name ON item BEGIN "
+    "INSERT INTO item_fts(item_fts, rowid, name) VALUES ('delete', old.id, old.name); "
+    "INSERT INTO item_fts(rowid, name) VALUES (new.id, new.name); END",
+)
+for _statement in SQLITE_FTS:
+    event.listen(Item.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+event.listen(
+    orm_registry.metadata,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)

@@ -1,0 +1,92 @@
+// The admin's small behaviours that htmx attributes alone do not cover. Every page works without this file.
+(() => {
+  "use strict";
+
+  // Autocomplete: picking a result sets the hidden key (or adds a chip), shows the label, closes the list.
+  const pick = (option) => {
+    const widget = option.closest("[data-lookup]");
+    const search = widget.querySelector("[data-lookup-search]");
+    const results = widget.querySelector(".lookup-results");
+    const { value, label } = option.dataset;
+    if (widget.dataset.lookupChips) {
+      const chips = document.querySelector(widget.dataset.lookupChips);
+      const name = chips.previousElementSibling.name;
+      if (![...chips.querySelectorAll("input")].some((input) => input.value === value)) {
+        const chip = document.createElement("li");
+        const hidden = Object.assign(document.createElement("input"), { type: "hidden", name, value });
+        const remove = Object.assign(document.createElement("button"), { type: "button", textContent: "×" });
+        remove.dataset.chipRemove = "";
+        remove.setAttribute("aria-label", `Remove ${label}`);
+        chip.append(hidden, `${label} `, remove);
+        chips.append(chip);
+      }
+      search.value = "";
+    } else {
+      document.querySelector(widget.dataset.lookupValue).value = value;
+      search.value = label;
+    }
+    results.replaceChildren();
+    search.setAttribute("aria-expanded", "false");
+    search.focus();
+    if (widget.dataset.lookupSubmit) {
+      htmx.trigger(document.querySelector(widget.dataset.lookupSubmit), "submit");
+    }
+  };
+
+  document.addEventListener("click", (event) => {
+    const option = event.target.closest("[data-lookup-option]");
+    if (option) {
+      event.preventDefault();
+      pick(option);
+      return;
+    }
+    const remove = event.target.closest("[data-chip-remove]");
+    if (remove) {
+      remove.closest("li").remove();
+      return;
+    }
+    const all = event.target.closest("[data-select-page]");
+    if (all) {
+      document.querySelectorAll('input[name="ids"][form="bulk-form"]').forEach((box) => {
+        box.checked = all.checked;
+      });
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    const search = event.target.closest("[data-lookup-search]");
+    if (!search) return;
+    const results = document.getElementById(search.getAttribute("aria-controls"));
+    const options = [...results.querySelectorAll("[data-lookup-option]")];
+    if (event.key === "Escape" && options.length) {
+      event.stopPropagation(); // close the list, not the row being edited
+      results.replaceChildren();
+      search.setAttribute("aria-expanded", "false");
+    } else if (event.key === "ArrowDown" && options.length) {
+      event.preventDefault();
+      options[0].focus();
+    } else if (event.key === "Enter" && options.length === 1) {
+      event.preventDefault();
+      event.stopPropagation();
+      pick(options[0]);
+    }
+  }, true);
+
+  document.addEventListener("keydown", (event) => {
+    const option = event.target.closest("[data-lookup-option]");
+    if (!option) return;
+    const all = [...option.parentElement.querySelectorAll("[data-lookup-option]")];
+    const index = all.indexOf(option);
+    if (event.key === "ArrowDown" && index < all.length - 1) all[index + 1].focus();
+    if (event.key === "ArrowUp") (index > 0 ? all[index - 1] : option.closest("[data-lookup]").querySelector("[data-lookup-search]")).focus();
+    if (["ArrowDown", "ArrowUp"].includes(event.key)) event.preventDefault();
+  });
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const results = event.detail.target.closest?.(".lookup-results");
+    if (results) {
+      const search = document.querySelector(`[aria-controls="${results.id}"]`);
+      search?.setAttribute("aria-expanded", results.children.length ? "true" : "false");
+    }
+  });
+})();

@@ -1,0 +1,315 @@
+"""Work on many rows: the autocomplete lookup, CSV / JSON Lines export of the current view, and bulk actions
+(delete selected, and the custom actions a ModelAdmin declares), each action in one transaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromPath
+from litestar.response import Redirect, Response, Stream, Template
+from sqlalchemy import Select, func, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import RelationshipDirection
+
+from webapp.admin import audit, listing
+from webapp.admin.auth import ACTION
+from webapp.admin.fields import Kind, to_json
+from webapp.admin.options import ModelAdmin
+from webapp.admin.rendering import redirect_with_message, render
+from webapp.admin.site import AdminSite
+from webapp.admin.views import account_of, provide_site
+
+log = logging.getLogger(__name__)
+AnyRequest = Request[Any, Any, Any]
+LOOKUP_PAGE = 20
+CHUNK = 500
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A custom bulk action: `function(session, rows)` changes the rows and may return a message."""
+
+    name: str
+    label: str
+    function: Callable[[AsyncSession, list[Any]], Awaitable[str | None]]
+    confirm: str | None = None
+
+
+def _check(request: AnyRequest, admin: ModelAdmin, action: str) -> None:
+    account = account_of(request)
+    if account is None or not account.can(admin.slug, action):
+        raise PermissionDeniedException(f"You may not {action.removeprefix('action:')} {admin.name_plural}.")
+
+
+class BulkController(Controller):
+    dependencies = {"site": Provide(provide_site, sync_to_thread=False)}
+
+    # -- lookup --------------------------------------------------------------------------------------------
+
+    @get("/{model:str}/lookup", name="admin:lookup", opt={ACTION: "view"})
+    async def lookup(
+        self,
+        request: AnyRequest,
+        site: NamedDependency[AdminSite],
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+    ) -> Template | Response[Any]:
+        """Labels of the model's records matching `q`, a page at a time: an htmx fragment, or JSON."""
+        admin = site.get(model)
+        query = listing.ListQuery.parse(
+            admin, {"q": request.query_params.get("q") or "", "page": request.query_params.get("page") or "1"}
+        )
+        statement = (
+            select(admin.model)
+            .where(*listing.search_conditions(admin, query.q, db_session.bind.dialect.name))
+            .order_by(admin.label_column, admin.pk_column)
+            .offset((query.page - 1) * LOOKUP_PAGE)
+            .limit(LOOKUP_PAGE + 1)
+        )
+        rows = list((await db_session.execute(statement)).scalars())
+        has_more, rows = len(rows) > LOOKUP_PAGE, rows[:LOOKUP_PAGE]
+        results = [{"id": to_json(admin.pk_of(row)), "label": site.label(row)} for row in rows]
+        if "application/json" in request.headers.get("accept", ""):
+            return Response({"results": results, "page": query.page, "has_more": has_more}, headers={"Vary": "Accept"})
+        return render(request, "_lookup.html", {"results": results, "query": query, "has_more": has_more}, admin=admin)
+
+    # -- export --------------------------------------------------------------------------------------------
+
+    @get("/{model:str}/export.csv", name="admin:export_csv", opt={ACTION: "export"})
+    async def export_csv(self, request: AnyRequest, site: NamedDependency[AdminSite], model: FromPath[str]) -> Stream:
+        admin = site.get(model)
+        return _export(request, site, admin, "csv")
+
+    @get("/{model:str}/export.jsonl", name="admin:export_jsonl", opt={ACTION: "export"})
+    async def export_jsonl(self, request: AnyRequest, site: NamedDependency[AdminSite], model: FromPath[str]) -> Stream:
+        admin = site.get(model)
+        return _export(request, site, admin, "jsonl")
+
+    # -- bulk actions --------------------------------------------------------------------------------------
+
+    @post("/{model:str}/bulk", name="admin:bulk", status_code=200, opt={ACTION: "view"})
+    async def bulk(
+        self,
+        request: AnyRequest,
+        site: NamedDependency[AdminSite],
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+    ) -> Template | Redirect:
+        admin = site.get(model)
+        posted = await request.form()
+        name = str(posted.get("action") or "")
+        action = next((a for a in admin.actions if a.name == name), None)
+        if name != "delete" and action is None:
+            return redirect_with_message(request, admin.list_url, "Choose an action.", "error")
+        _check(request, admin, "delete" if name == "delete" else f"action:{name}")
+        selection = _selection(admin, posted, db_session.bind.dialect.name)
+        if selection is None:
+            return redirect_with_message(request, admin.list_url, f"Select some {admin.name_plural} first.", "error")
+        total = await db_session.scalar(select(func.count()).select_from(selection.subquery())) or 0
+        if not total:
+            return redirect_with_message(
+                request, admin.list_url, f"None of those {admin.name_plural} exist any more.", "error"
+            )
+        needs_confirmation = name == "delete" or (action is not None and action.confirm)
+        if needs_confirmation and posted.get("confirm") != "yes":
+            consequences = await _consequences(db_session, admin, selection) if name == "delete" else []
+            context = {
+                "action_name": name,
+                "action": action,
+                "total": total,
+                "consequences": consequences,
+                "hidden": [(k, v) for k, v in posted.multi_items() if k not in {"confirm", "_csrf_token"}],
+            }
+            return render(request, "bulk_confirm.html", context, admin=admin)
+        try:
+            message = await _run(request, db_session, site, admin, name, action, selection, total)
+        except SQLAlchemyError as exc:
+            await db_session.rollback()
+            log.info("bulk %s on %s refused by the database: %s", name, admin.slug, exc)
+            return render(
+                request,
+                "error.html",
+                {
+                    "status_code": 409,
+                    "title": "Not done",
+                    "back_url": admin.list_url,
+                    "detail": f"The database refused this {name.replace('_', ' ')}; nothing was changed.",
+                },
+                admin=admin,
+                status_code=409,
+            )
+        return redirect_with_message(request, admin.list_url, message)
+
+
+def _selection(admin: ModelAdmin, posted: Any, dialect: str) -> Select[Any] | None:
+    """The chosen rows as a statement of primary keys: ticked ones, or every row matching the view."""
+    if posted.get("select_all") == "1":
+        params = {k: v for k, v in posted.items() if k not in {"action", "ids", "select_all", "confirm", "_csrf_token"}}
+        query = listing.ListQuery.parse(admin, params)
+        return listing.base_statement(admin, query.q, query.filter_dict, dialect).with_only_columns(admin.pk_column)
+    keys = [admin.parse_pk(raw) for raw in posted.getall("ids") if isinstance(raw, str)]
+    keys = [key for key in keys if key is not None]
+    if not keys:
+        return None
+    return select(admin.pk_column).where(admin.pk_column.in_(keys))
+
+
+async def _consequences(session: AsyncSession, admin: ModelAdmin, selection: Select[Any]) -> list[str]:
+    """What else goes with the rows: children removed by relationship cascades or ON DELETE CASCADE, and links."""
+    out = []
+    mapper = inspect(admin.model)
+    keys = selection.scalar_subquery()
+    for rel in mapper.relationships:
+        if rel.direction is RelationshipDirection.MANYTOMANY and rel.secondary is not None:
+            (link,) = [c for c in rel.secondary.columns if c.references(admin.pk_column)] or [None]
+            if link is not None:
+                n = await session.scalar(select(func.count()).select_from(rel.secondary).where(link.in_(keys)))
+                if n:
+                    out.append(f"{n:,} link{'s' if n != 1 else ''} to {rel.key}")
+        elif rel.direction is RelationshipDirection.ONETOMANY:
+            (remote,) = list(rel.remote_side)[:1] or [None]
+            cascades = (
+                "delete" in rel.cascade
+                or any(fk.ondelete and fk.ondelete.upper() == "CASCADE" for fk in remote.foreign_keys)
+                if remote is not None
+                else False
+            )
+            if remote is None or not cascades:
+                continue
+            n = await session.scalar(select(func.count()).select_from(remote.table).where(remote.in_(keys)))
+            if n:
+                out.append(f"{n:,} {rel.key.replace('_', ' ')}")
+    return out
+
+
+async def _chunks(session: AsyncSession, admin: ModelAdmin, selection: Select[Any]) -> AsyncIterator[list[Any]]:
+    keys = list((await session.execute(selection)).scalars())
+    loaders = admin.relation_loaders(admin.detail_fields)
+    for start in range(0, len(keys), CHUNK):
+        batch = keys[start : start + CHUNK]
+        statement = select(admin.model).where(admin.pk_column.in_(batch)).options(*loaders)
+        yield list((await session.execute(statement)).scalars())
+
+
+async def _run(
+    request: AnyRequest,
+    session: AsyncSession,
+    site: AdminSite,
+    admin: ModelAdmin,
+    name: str,
+    action: Action | None,
+    selection: Select[Any],
+    total: int,
+) -> str:
+    """Delete or act on every selected row, with an audit entry each, in the request's one transaction."""
+    account = account_of(request)
+    messages = []
+    async for rows in _chunks(session, admin, selection):
+        if name == "delete":
+            for obj in rows:
+                audit.log(
+                    session,
+                    admin,
+                    account,
+                    pk=admin.pk_of(obj),
+                    label=site.label(obj),
+                    action="delete",
+                    snapshot=audit.state_of(admin, obj),
+                )
+                await session.delete(obj)
+        else:
+            assert action is not None
+            before = {admin.pk_of(obj): audit.state_of(admin, obj) for obj in rows}
+            result = await action.function(session, rows)
+            if result:
+                messages.append(result)
+            for obj in rows:
+                changes = audit.diff(before[admin.pk_of(obj)], audit.state_of(admin, obj))
+                if changes:
+                    audit.log(
+                        session,
+                        admin,
+                        account,
+                        pk=admin.pk_of(obj),
+                        label=site.label(obj),
+                        action=f"action:{name}",
+                        changes=changes,
+                    )
+        await session.flush()
+    plural = admin.name if total == 1 else admin.name_plural
+    if name == "delete":
+        return f"Deleted {total:,} {plural}."
+    assert action is not None
+    return messages[0] if len(messages) == 1 else f"{action.label}: done for {total:,} {plural}."
+
+
+def _cell(value: str) -> str:
+    """A spreadsheet must not run a cell as a formula: prefix =, +, -, @ (and tab/CR) with a quote."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _export(request: AnyRequest, site: AdminSite, admin: ModelAdmin, fmt: str) -> Stream:
+    """Every row of the current view (search, filters, sort), streamed in chunks so memory stays flat."""
+    query = listing.ListQuery.parse(admin, request.query_params)
+    fields = [f for f in admin.fields.values()]
+    config = site.db_config
+
+    async def rows() -> AsyncIterator[bytes]:
+        # Its own session: the request's is closed when the response starts, and the stream outlives that.
+        async with config.get_session() as session:
+            dialect = session.bind.dialect.name
+            parts, joins = listing.ordering(admin, query.sort, site.related_label_column)
+            statement = listing.base_statement(admin, query.q, query.filter_dict, dialect)
+            for join in joins:
+                statement = statement.outerjoin(join)
+            statement = statement.order_by(*listing.order_clauses(parts))
+            statement = statement.options(*admin.relation_loaders(fields)).execution_options(yield_per=CHUNK)
+            if fmt == "csv":
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                writer.writerow([f.label for f in fields])
+                yield buffer.getvalue().encode()
+            stream = await session.stream_scalars(statement)
+            async for partition in stream.partitions(CHUNK):
+                out = io.StringIO()
+                writer = csv.writer(out)
+                for obj in partition:
+                    if fmt == "csv":
+                        writer.writerow([_cell(_text(site, f, obj)) for f in fields])
+                    else:
+                        out.write(json.dumps({f.name: _json(f, obj) for f in fields}, ensure_ascii=False) + "\n")
+                yield out.getvalue().encode()
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl; charset=utf-8"
+    filename = f"{admin.slug}.{fmt}"
+    return Stream(rows(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _text(site: AdminSite, f: Any, obj: Any) -> str:
+    if f.kind is Kind.FOREIGN_KEY:
+        related = getattr(obj, f.relationship)
+        return "" if related is None else site.label(related)
+    if f.kind is Kind.MANY_TO_MANY:
+        return ", ".join(site.label(o) for o in getattr(obj, f.name))
+    raw = f.to_input(getattr(obj, f.name))
+    return raw if isinstance(raw, str) else ", ".join(raw)
+
+
+def _json(f: Any, obj: Any) -> Any:
+    if f.kind is Kind.MANY_TO_MANY:
+        return [to_json(inspect(o).identity[0]) for o in getattr(obj, f.name)]
+    return to_json(getattr(obj, f.name))
+
+
+__all__: Sequence[str] = ("Action", "BulkController")

@@ -1,0 +1,236 @@
+"""List filters chosen by field kind: yes/no, choices with counts, a related record, date and number ranges.
+
+Filters live in the URL under the field's name: `status=active`, `owner_id=3`, `is_active=true`, and ranges
+with `__gte` / `__lte` suffixes (`price__gte=10`, `created_at__lte=2026-01-31`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from litestar.exceptions import HTTPException
+from sqlalchemy import ColumnElement, Select, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webapp.admin.fields import Field, FieldError, Kind
+
+RANGE_SUFFIXES = ("__gte", "__lte")
+COUNT_CAP = 10_000
+FILTERABLE = {
+    Kind.BOOLEAN,
+    Kind.NULLABLE_BOOLEAN,
+    Kind.ENUM,
+    Kind.FOREIGN_KEY,
+    Kind.DATE,
+    Kind.DATETIME,
+    Kind.INTEGER,
+    Kind.DECIMAL,
+    Kind.FLOAT,
+}
+
+
+class BadFilter(HTTPException):
+    status_code = 400
+
+
+@dataclass
+class Option:
+    value: str
+    label: str
+    selected: bool
+    count: int | None = None
+
+
+@dataclass
+class ActiveFilter:
+    """One filter as the sidebar shows it: its current values and its options."""
+
+    field: Field
+    values: dict[str, str]
+    options: list[Option] = field(default_factory=list)
+    selected_label: str = ""
+
+    @property
+    def kind(self) -> str:
+        if self.field.kind in {Kind.DATE, Kind.DATETIME}:
+            return "date"
+        if self.field.kind in {Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT}:
+            return "number"
+        if self.field.kind is Kind.FOREIGN_KEY:
+            return "related"
+        return "choice"
+
+    @property
+    def is_set(self) -> bool:
+        return any(v != "" for v in self.values.values())
+
+
+def presets(today: date) -> list[tuple[str, date, date]]:
+    month_start = today.replace(day=1)
+    return [
+        ("Today", today, today),
+        ("Last 7 days", today - timedelta(days=6), today),
+        ("This month", month_start, today),
+        ("This year", today.replace(month=1, day=1), today),
+    ]
+
+
+def _column(f: Field) -> Any:
+    assert f.column is not None
+    return f.column
+
+
+def _parse_date(f: Field, raw: str, param: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip()[:10]) if f.kind is Kind.DATETIME else date.fromisoformat(raw.strip())
+    except ValueError:
+        raise BadFilter(detail=f"“{param}” must be a date written YYYY-MM-DD.") from None
+
+
+def _bound(f: Field, day: date, *, upper: bool) -> Any:
+    """A date bound for the column: datetimes span the whole day (UTC), so __lte includes that day."""
+    if f.kind is Kind.DATE:
+        return day
+    moment = datetime.combine(day + timedelta(days=1) if upper else day, time.min)
+    aware = bool(getattr(f.column.type, "timezone", False)) if f.column is not None else False
+    return moment.replace(tzinfo=UTC) if aware or "DateTimeUTC" in type(f.column.type).__name__ else moment
+
+
+def conditions(fields: list[Field], params: Mapping[str, str]) -> list[ColumnElement[bool]]:
+    """SQL conditions for the filter parameters given; a malformed value is a 400 that names it."""
+    by_name = {f.name: f for f in fields}
+    out: list[ColumnElement[bool]] = []
+    for param, raw in params.items():
+        base, suffix = _split(param)
+        f = by_name.get(base)
+        if f is None:
+            continue
+        if raw == "":
+            continue
+        column = _column(f)
+        if suffix:
+            if f.kind in {Kind.DATE, Kind.DATETIME}:
+                day = _parse_date(f, raw, param)
+                out.append(
+                    column >= _bound(f, day, upper=False) if suffix == "__gte" else column < _bound(f, day, upper=True)
+                )
+            elif f.kind in {Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT}:
+                value = _parse_number(f, raw, param)
+                out.append(column >= value if suffix == "__gte" else column <= value)
+            else:
+                raise BadFilter(detail=f"“{param}”: {f.label} cannot be filtered by a range.")
+            continue
+        if f.kind is Kind.NULLABLE_BOOLEAN and raw == "unknown":
+            out.append(column.is_(None))
+            continue
+        try:
+            value = f.parse(raw)
+        except FieldError:
+            raise BadFilter(detail=f"“{raw[:40]}” is not a valid value for the filter “{param}”.") from None
+        out.append(column.is_(None) if value is None else column == value)
+    return out
+
+
+def _split(param: str) -> tuple[str, str]:
+    for suffix in RANGE_SUFFIXES:
+        if param.endswith(suffix):
+            return param.removesuffix(suffix), suffix
+    return param, ""
+
+
+def _parse_number(f: Field, raw: str, param: str) -> Any:
+    try:
+        value = Decimal(raw.strip())
+    except ArithmeticError:
+        raise BadFilter(detail=f"“{param}” must be a number.") from None
+    if not value.is_finite() or abs(value) > Decimal(10) ** 18:
+        raise BadFilter(detail=f"“{param}” must be a number.")
+    if f.kind is Kind.INTEGER:
+        return int(value) if value == value.to_integral_value() else value
+    return float(value) if f.kind is Kind.FLOAT else value
+
+
+def check_unknown(
+    fields: list[Field], all_fields: dict[str, Field], params: Mapping[str, str], reserved: set[str]
+) -> None:
+    """A parameter naming a field that has no filter (or a suffix that does not exist) is a clear 400."""
+    filterable = {f.name for f in fields}
+    for param in params:
+        if param in reserved:
+            continue
+        base, suffix = _split(param)
+        if base in filterable and (not suffix or all_fields[base].kind not in {Kind.BOOLEAN, Kind.ENUM}):
+            continue
+        if base in all_fields or "__" in param:
+            raise BadFilter(detail=f"There is no filter “{param}” here.")
+
+
+async def sidebar(
+    session: AsyncSession,
+    fields: list[Field],
+    params: Mapping[str, str],
+    base_without: Callable[[Field], Select[Any]],
+    label: Any,
+) -> list[ActiveFilter]:
+    """Every filter with its current values; choices get their (capped) counts in one statement, each within
+    the search and the other filters (what choosing it would show)."""
+    out: list[ActiveFilter] = []
+    counted: list[tuple[Select[Any], Option, ColumnElement[bool]]] = []
+    for f in fields:
+        values = {name: params.get(name, "") for name in param_names(f)}
+        active = ActiveFilter(f, values)
+        column = _column(f)
+        if f.kind in {Kind.BOOLEAN, Kind.NULLABLE_BOOLEAN}:
+            choices = [("true", "Yes", column.is_(True)), ("false", "No", column.is_(False))]
+            if f.kind is Kind.NULLABLE_BOOLEAN:
+                choices.append(("unknown", "Unknown", column.is_(None)))
+        elif f.kind is Kind.ENUM:
+            choices = [(text, text, column == f.parse(text)) for text in f.enum_values]
+        else:
+            choices = []
+        base = base_without(f) if choices else None
+        for value, text, condition in choices:
+            option = Option(value, text, selected=values[f.name] == value)
+            active.options.append(option)
+            counted.append((base, option, condition))
+        if f.kind is Kind.FOREIGN_KEY and values[f.name]:
+            active.selected_label = await _related_label(session, f, values[f.name], label)
+        out.append(active)
+    if counted:
+        await _count_options(session, counted)
+    return out
+
+
+def param_names(f: Field) -> list[str]:
+    if f.kind in {Kind.DATE, Kind.DATETIME, Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT}:
+        return [f"{f.name}__gte", f"{f.name}__lte"]
+    return [f.name]
+
+
+async def _related_label(session: AsyncSession, f: Field, raw: str, label: Any) -> str:
+    try:
+        key = f.parse(raw)
+    except FieldError:
+        return raw
+    related = await session.get(f.related_model, key)
+    return label(related) if related is not None else f"#{raw} (not found)"
+
+
+async def _count_options(session: AsyncSession, counted: list[tuple[Any, Option, ColumnElement[bool]]]) -> None:
+    """Each option's row count, capped so that a big table costs the same as a small one."""
+    parts = []
+    for index, (base, _option, condition) in enumerate(counted):
+        capped = (
+            base.where(condition)
+            .with_only_columns(literal(1), maintain_column_froms=True)
+            .limit(COUNT_CAP + 1)
+            .subquery()
+        )
+        parts.append(select(literal(index).label("i"), func.count().label("n")).select_from(capped))
+    rows = (await session.execute(union_all(*parts))).all()
+    for index, n in rows:
+        counted[index][1].count = n
