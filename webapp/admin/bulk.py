@@ -158,7 +158,7 @@ def _selection(admin: ModelAdmin, posted: Any, dialect: str) -> Select[Any] | No
         params = {k: v for k, v in posted.items() if k not in {"action", "ids", "select_all", "confirm", "_csrf_token"}}
         query = listing.ListQuery.parse(admin, params)
         return listing.base_statement(admin, query.q, query.filter_dict, dialect).with_only_columns(admin.pk_column)
-    keys = [admin.parse_pk(raw) for raw in posted.getall("ids") if isinstance(raw, str)]
+    keys = [admin.parse_pk(raw) for raw in (posted.getall("ids") if "ids" in posted else []) if isinstance(raw, str)]
     keys = [key for key in keys if key is not None]
     if not keys:
         return None

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin.fields import Field, FieldError, Kind, RawValue
@@ -133,16 +133,15 @@ async def load_choices(
     session: AsyncSession, form: BoundForm, label: Callable[[Any], str], names: Iterable[str] | None = None
 ) -> None:
     """Options for each relation: a select of every row when there are at most SELECT_LIMIT, else an
-    autocomplete that only needs the labels of the chosen rows. Two queries per relation, whatever its size."""
+    autocomplete that only needs the labels of the chosen rows. A capped count and one load per relation."""
     wanted = set(names) if names is not None else None
     for f in form.fields:
         if f.related_model is None or (wanted is not None and f.name not in wanted):
             continue
         (pk_column,) = inspect(f.related_model).primary_key
-        rows = (
-            (await session.execute(select(f.related_model).order_by(pk_column).limit(SELECT_LIMIT + 1))).scalars().all()
-        )
-        if len(rows) <= SELECT_LIMIT:
+        capped = select(pk_column).limit(SELECT_LIMIT + 1).subquery()
+        if (await session.scalar(select(func.count()).select_from(capped)) or 0) <= SELECT_LIMIT:
+            rows = (await session.execute(select(f.related_model).order_by(pk_column))).scalars().all()
             form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
             continue
         chosen = [key for key in sorted(form.selected(f.name)) if key]

@@ -16,9 +16,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import RelationshipDirection
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.admin import audit, forms, listing
@@ -238,7 +239,8 @@ class AdminController(Controller):
             obj = await get_object(admin, db_session, pk)
             return render(request, "_row.html", {"obj": obj}, admin=admin)
         obj = await get_object(admin, db_session, pk, for_form=True)
-        return render(request, "detail.html", {"obj": obj}, admin=admin)
+        related = await _related_rows(site, db_session, admin, obj)
+        return render(request, "detail.html", {"obj": obj, "related": related}, admin=admin)
 
     # -- update --------------------------------------------------------------------------------------------
 
@@ -419,6 +421,33 @@ class AdminController(Controller):
 
 
 MIN_PASSWORD = 8
+RELATED_ROWS = 20
+
+
+async def _related_rows(site: AdminSite, session: AsyncSession, admin: ModelAdmin, obj: Any) -> list[dict[str, Any]]:
+    """The records that point at this one (a user's items), first page of each, linking to the filtered list."""
+    out = []
+    for rel in inspect(admin.model).relationships:
+        child = site.admin_for(rel.mapper.class_)
+        if rel.direction is not RelationshipDirection.ONETOMANY or child is None or len(rel.remote_side) != 1:
+            continue
+        (remote,) = rel.remote_side
+        filter_field = next((f for f in child.filter_fields if f.column is remote), None)
+        key = admin.pk_of(obj)
+        statement = select(child.model).where(remote == key)
+        total, exact = await listing.capped_count(session, statement)
+        rows = list(await session.scalars(statement.order_by(child.pk_column.desc()).limit(RELATED_ROWS)))
+        out.append(
+            {
+                "admin": child,
+                "label": rel.key.replace("_", " "),
+                "rows": rows,
+                "total": f"{total:,}" if exact else f"{listing.COUNT_CAP:,}+",
+                "more": total > len(rows),
+                "list_query": f"?{filter_field.name}={key}" if filter_field is not None else "",
+            }
+        )
+    return out
 
 
 def _with_password(admin: ModelAdmin) -> ModelAdmin:

@@ -1,0 +1,199 @@
+"""Lists that stay cheap: filters in the URL, capped counts, keyset pages, related sort and search, and a
+fixed number of SQL statements per page whatever the number of rows."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import insert
+
+from tests.conftest import count_statements
+from webapp.admin import listing
+from webapp.demo.models import Item, Status, Tag, User
+
+pytestmark = pytest.mark.anyio
+
+
+def _ids(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr id="item-(\d+)">', html)]
+
+
+@pytest.fixture
+async def many(db, demo):
+    """60 more items across owners, statuses, prices and dates."""
+    async with db() as session:
+        await session.execute(
+            insert(Item),
+            [
+                {
+                    "name": f"Widget {n:02d}",
+                    "price": Decimal(n),
+                    "quantity": n % 7,
+                    "owner_id": (demo.ada.id, demo.alan.id)[n % 2],
+                    "status": list(Status)[n % 3],
+                    "available_from": date(2026, 1 + n % 12, 1 + n % 28),
+                    "version": 1,
+                }
+                for n in range(60)
+            ],
+        )
+        await session.commit()
+    return demo
+
+
+async def test_filters_by_kind_combine_with_search_and_sort(browser, many):
+    active = (await browser.open("/admin/item/?status=active&per_page=200")).text
+    assert "Widget 01" in active and "Widget 00" not in active
+    cheap_active = (await browser.open("/admin/item/?status=active&price__gte=10&price__lte=20&sort=-price")).text
+    prices = [Decimal(p.replace(",", "")) for p in re.findall(r'data-label="Price">([\d,.]+)<', cheap_active)]
+    assert prices and prices == sorted(prices, reverse=True) and all(10 <= p <= 20 for p in prices)
+    owned = (await browser.open(f"/admin/item/?owner_id={many.ada.id}&q=widget&per_page=200")).text
+    assert "Widget 00" in owned and "Widget 01" not in owned
+    dated = (
+        await browser.open("/admin/item/?available_from__gte=2026-03-01&available_from__lte=2026-03-31&per_page=200")
+    ).text
+    assert _ids(dated) and "Widget 02" in dated and "Widget 03" not in dated
+    users = (await browser.open("/admin/user/?is_active=false")).text
+    assert "No users match these filters." in users
+
+
+async def test_filter_sidebar_shows_counts_and_keeps_the_view(browser, many):
+    page = (await browser.open("/admin/item/?q=widget&sort=name")).text
+    assert re.search(r'status=active[^"]*"[^>]*>active</a>\s*<span class="count">20</span>', page)
+    assert 'aria-current="true">Any</a>' in page
+    assert "q=widget" in re.search(r'href="(/admin/item/\?[^"]*status=draft[^"]*)"', page).group(1)
+    assert "Last 7 days" in page and "This year" in page
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "status=sold",
+        "owner_id=abc",
+        "price__gte=cheap",
+        "available_from__lte=31/01/2026",
+        "status__gte=a",
+        "nosuchfield__lte=1",
+        "name__gte=x",
+        "quantity__lte=1e999",
+    ],
+)
+async def test_malformed_or_unknown_filters_are_a_clear_400(browser, many, bad):
+    response = await browser.open(f"/admin/item/?{bad}")
+    assert response.status_code == 400, bad
+    assert "<!doctype html>" in response.text
+
+
+async def test_keyset_pages_walk_the_same_rows_as_numbered_pages(browser, many):
+    numbered = []
+    for number in (1, 2, 3):
+        numbered += _ids((await browser.open(f"/admin/item/?per_page=25&page={number}")).text)
+    assert len(numbered) == 62 and len(set(numbered)) == 62
+    walked, url = [], "/admin/item/?per_page=25"
+    while url:
+        page = (await browser.open(url)).text
+        walked += _ids(page)
+        found = re.search(r'<a href="([^"]+)"[^>]*rel="next"', page)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    assert walked == numbered
+    last = (await browser.open("/admin/item/?per_page=25&last=1")).text
+    assert _ids(last) == numbered[-25:]
+    back = re.search(r'<a href="([^"]+)"[^>]*rel="prev"', last).group(1).replace("&amp;", "&")
+    assert _ids((await browser.open(back)).text) == numbered[-50:-25]
+    damaged = await browser.open("/admin/item/?after=not-a-cursor")
+    assert damaged.status_code == 400 and "out of date or damaged" in damaged.text
+
+
+async def test_counts_are_capped_on_big_tables(browser, many, monkeypatch):
+    monkeypatch.setattr(listing, "COUNT_CAP", 50)
+    from webapp.admin import filters
+
+    monkeypatch.setattr(filters, "COUNT_CAP", 50)
+    page = (await browser.open("/admin/item/")).text
+    assert ">50+</span> items" in page or "about" in page
+    assert 'rel="next"' in page and "Last »" in page
+
+
+async def test_sort_by_related_label_and_search_related_fields(browser, many, db):
+    by_owner = (await browser.open("/admin/item/?sort=owner_id&per_page=200")).text
+    owners = re.findall(r'data-label="Owner"><a href="/admin/user/\d+">(\w+)</a>', by_owner)
+    assert owners == sorted(owners) and owners[0] == "ada" and owners[-1] == "alan"
+    desc = (await browser.open("/admin/item/?sort=-owner_id&per_page=200")).text
+    assert re.findall(r'data-label="Owner"><a href="/admin/user/\d+">(\w+)</a>', desc)[0] == "alan"
+    by_username = (await browser.open("/admin/item/?q=ALAN&per_page=200")).text
+    assert "Chair" in by_username and "Lamp" not in by_username
+
+
+async def test_search_uses_the_index_and_stays_literal(browser, many, db, database_url):
+    async with db() as session:
+        session.add(Item(name="50% off_sale", price=Decimal(1), owner_id=many.ada.id))
+        await session.commit()
+    with count_statements() as statements:
+        found = (await browser.open("/admin/item/?q=idget 0")).text
+    assert len(_ids(found)) == 10
+    if database_url.startswith("sqlite"):
+        assert any("item_fts" in s for s in statements), "SQLite search goes through the FTS5 trigram table"
+    assert (
+        _ids((await browser.open("/admin/item/?q=0% o")).text)
+        and "Widget" not in (await browser.open("/admin/item/?q=0%25 o")).text
+    )
+    assert "50% off_sale" in (await browser.open("/admin/item/?q=f_s")).text
+    assert "No items match" in (await browser.open("/admin/item/?q=f%25s")).text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/item/",
+        "/admin/item/?q=widget&status=active",
+        "/admin/item/{lamp}",
+        "/admin/item/{lamp}/edit",
+        "/admin/user/lookup?q=a",
+        "/admin/user/{ada}",
+    ],
+)
+async def test_pages_run_a_fixed_number_of_statements(browser, demo, db, url):
+    url = url.format(lamp=demo.lamp.id, ada=demo.ada.id)
+    with count_statements() as few:
+        assert (await browser.open(url)).status_code == 200
+    async with db() as session:
+        tags = [await session.get(Tag, demo.red.id), await session.get(Tag, demo.blue.id)]
+        users = [User(username=f"u{n}", email=f"u{n}@example.com") for n in range(150)]
+        session.add_all(users)
+        await session.flush()
+        session.add_all(
+            Item(
+                name=f"Widget {n}",
+                price=Decimal(2),
+                owner_id=users[n % 150].id if n % 3 else demo.ada.id,
+                tags=tags[: n % 3],
+            )
+            for n in range(120)
+        )
+        await session.commit()
+    with count_statements() as many_rows:
+        assert (await browser.open(url)).status_code == 200
+    assert len(many_rows) == len(few), [s.split("\n")[0] for s in many_rows]
+
+
+async def test_detail_lists_related_rows_with_a_link_to_all(browser, many):
+    page = (await browser.open(f"/admin/user/{many.ada.id}")).text
+    assert "Items <small>(31)</small>" in page
+    assert len(re.findall(r'<li><a href="/admin/item/\d+">', page)) == 20
+    assert f'href="/admin/item/?owner_id={many.ada.id}">All 31 items' in page
+
+
+async def test_relations_above_the_threshold_become_an_autocomplete(browser, demo, db):
+    small = (await browser.open("/admin/item/new")).text
+    assert '<select id="field-owner_id" name="owner_id"' in small
+    async with db() as session:
+        session.add_all(User(username=f"extra{n}", email=f"extra{n}@example.com") for n in range(101))
+        await session.commit()
+    big = (await browser.open(f"/admin/item/{demo.lamp.id}/edit")).text
+    assert '<select id="field-owner_id"' not in big
+    assert f'<input type="hidden" name="owner_id" value="{demo.ada.id}" id="field-owner_id-value">' in big
+    assert 'hx-get="/admin/user/lookup"' in big and 'value="ada"' in big
+    assert '<select id="field-tags"' in big, "tags stay a select: there are few"
