@@ -120,3 +120,14 @@ async def test_list_runs_the_same_number_of_statements_for_any_number_of_rows(br
         page = await browser.open("/admin/item/")
     assert page.text.count('<tr id="item-') == 50
     assert len(many) == len(few), many
+
+
+async def test_dashboard_draws_records_created_per_day_as_svg(browser, demo):
+    page = (await browser.open("/admin/?chart=item")).text
+    assert 'role="img" aria-labelledby="chart-title chart-summary"' in page
+    assert page.count("<rect ") == 30
+    assert "2 items created in the last 30 days; the busiest day was" in page
+    tags = (await browser.open("/admin/?chart=tag")).text
+    assert "Tags created per day" in tags and '<option value="tag" selected>' in tags
+    unknown = await browser.open("/admin/?chart=nope")
+    assert unknown.status_code == 200

@@ -25,6 +25,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from webapp.admin import audit, forms, listing
 from webapp.admin import filters as list_filters
 from webapp.admin.auth import ACTION
+from webapp.admin.chart import chartable as chart_models
+from webapp.admin.chart import created_per_day
 from webapp.admin.fields import Kind
 from webapp.admin.integrity import explain
 from webapp.admin.models import AdminAccount, AdminLogEntry
@@ -133,7 +135,12 @@ class AdminController(Controller):
                 .limit(10)
             )
         )
-        return render(request, "index.html", {"counts": counts, "recent": recent})
+        choices = chart_models(visible)
+        wanted = request.query_params.get("chart") or (choices[0].slug if choices else "")
+        chosen = next((a for a in choices if a.slug == wanted), choices[0] if choices else None)
+        chart = await created_per_day(db_session, chosen) if chosen is not None else None
+        context = {"counts": counts, "recent": recent, "chart": chart, "chart_choices": choices}
+        return render(request, "index.html", context)
 
     # -- list ----------------------------------------------------------------------------------------------
 
