@@ -34,6 +34,7 @@
   };
 
   document.addEventListener("click", (event) => {
+    if (!(event.target instanceof Element)) return;
     const option = event.target.closest("[data-lookup-option]");
     if (option) {
       event.preventDefault();
@@ -54,6 +55,7 @@
   });
 
   document.addEventListener("keydown", (event) => {
+    if (!(event.target instanceof Element)) return;
     const search = event.target.closest("[data-lookup-search]");
     if (!search) return;
     const results = document.getElementById(search.getAttribute("aria-controls"));
@@ -73,6 +75,7 @@
   }, true);
 
   document.addEventListener("keydown", (event) => {
+    if (!(event.target instanceof Element)) return;
     const option = event.target.closest("[data-lookup-option]");
     if (!option) return;
     const all = [...option.parentElement.querySelectorAll("[data-lookup-option]")];
@@ -83,7 +86,7 @@
   });
 
   document.addEventListener("htmx:afterSwap", (event) => {
-    const results = event.detail.target.closest?.(".lookup-results");
+    const results = event.detail.target?.closest?.(".lookup-results");
     if (results) {
       const search = document.querySelector(`[aria-controls="${results.id}"]`);
       search?.setAttribute("aria-expanded", results.children.length ? "true" : "false");
