@@ -21,7 +21,7 @@ async def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path
             values = [(await conn.execute(text(f"PRAGMA {name}"))).scalar() for name in names]
     finally:
         await engine.dispose()
-    assert values == ["wal", 5000, 1]
+    assert values == ["wal", 15000, 1]
 
 
 async def test_a_foreign_key_the_database_refuses_lands_on_its_field(browser, htmx, demo, db, monkeypatch):

@@ -24,7 +24,7 @@ from webapp.paths import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
 
-SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON", "synchronous=NORMAL")
+SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=NORMAL")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Set for requests that write. SQLite then takes the write lock when the transaction begins, so two writers
