@@ -85,6 +85,16 @@
     if (["ArrowDown", "ArrowUp"].includes(event.key)) event.preventDefault();
   });
 
+  // Keyboard focus follows the row: back to its Edit link after Save or Cancel, to Undo after a delete.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const trigger = event.detail.requestConfig?.elt;
+    const target = event.detail.target;
+    if (!trigger || !target || target.tagName !== "TR" || !trigger.closest?.(".row-form, .row-confirm")) return;
+    const row = document.getElementById(target.id);
+    const focusable = row && !row.classList.contains("row-form") ? row.querySelector(".actions a") : null;
+    (focusable || document.querySelector("#messages button"))?.focus();
+  });
+
   document.addEventListener("htmx:afterSwap", (event) => {
     const results = event.detail.target?.closest?.(".lookup-results");
     if (results) {
