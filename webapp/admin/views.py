@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.admin import audit, forms, listing
 from webapp.admin import filters as list_filters
-from webapp.admin.auth import ACTION
+from webapp.admin.auth import ACTION, EPOCH_KEY
 from webapp.admin.chart import chartable as chart_models
 from webapp.admin.chart import created_per_day
 from webapp.admin.fields import Kind
@@ -302,6 +302,7 @@ class AdminController(Controller):
             outcome = await _flush(admin, db_session, obj, form, creating=False)
             if outcome == "ok":
                 label = site.label(obj)
+                _keep_own_session(request, obj)
                 if changes:
                     audit.log(
                         db_session, admin, account_of(request), pk=key, label=label, action="update", changes=changes
@@ -379,13 +380,8 @@ class AdminController(Controller):
             action="password",
             changes={"password": ["(hidden)", "(changed)"]},
         )
-        current = account_of(request)
-        if isinstance(obj, AdminAccount) and current is not None and current.id == obj.id:
-            # Changing one's own password keeps this session and ends the others.
-            from webapp.admin.auth import EPOCH_KEY
-
-            await db_session.flush()
-            request.session[EPOCH_KEY] = obj.session_epoch
+        await db_session.flush()
+        _keep_own_session(request, obj)
         return redirect_with_message(request, admin.list_url, f"The password of “{label}” was changed.")
 
     # -- delete --------------------------------------------------------------------------------------------
@@ -428,6 +424,15 @@ class AdminController(Controller):
 
 
 MIN_PASSWORD = 8
+
+
+def _keep_own_session(request: AnyRequest, obj: Any) -> None:
+    """Changing one's own account (password, rights) ends one's other sessions, not this one."""
+    current = account_of(request)
+    if isinstance(obj, AdminAccount) and current is not None and current.id == obj.id:
+        request.session[EPOCH_KEY] = obj.session_epoch
+
+
 RELATED_ROWS = 20
 
 
