@@ -86,7 +86,8 @@
   });
 
   // Keyboard focus follows the row: back to its Edit link after Save or Cancel, to Undo after a delete.
-  document.addEventListener("htmx:afterSwap", (event) => {
+  // After settling: until then the new row still wears the old one's classes.
+  document.addEventListener("htmx:afterSettle", (event) => {
     const trigger = event.detail.requestConfig?.elt;
     const target = event.detail.target;
     if (!trigger || !target || target.tagName !== "TR" || !trigger.closest?.(".row-form, .row-confirm")) return;
