@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from .support import assert_no_page_load, cell, expect, expect_count, mark, result_count, settled, unique
 
 
