@@ -34,6 +34,13 @@ def _snake(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class RowPermissions:
+    change: bool
+    delete: bool
+    bulk: bool
+
+
+@dataclass(frozen=True)
 class SearchTarget:
     label: str
     column: Any
@@ -226,6 +233,16 @@ class ModelAdmin:
         out += [(a.name, a.label) for a in self.actions if account.can(self.slug, f"action:{a.name}")]
         return out
 
+    def row_permissions(self, account: Any) -> RowPermissions:
+        """What one account may do to a row, worked out once per page rather than per row."""
+        if account is None:
+            return RowPermissions(False, False, False)
+        return RowPermissions(
+            change=account.can(self.slug, "change"),
+            delete=account.can(self.slug, "delete"),
+            bulk=bool(self.bulk_actions(account)),
+        )
+
     # -- hooks ------------------------------------------------------------------------------------------------
 
     def after_password_change(self, obj: Any) -> None:
@@ -248,6 +265,11 @@ class ModelAdmin:
     def dom_id(self, obj_or_pk: Any) -> str:
         pk = obj_or_pk if isinstance(obj_or_pk, (int, str)) else self.pk_of(obj_or_pk)
         return f"{self.slug}-{pk}"
+
+    def url(self, pk: Any, action: str = "") -> str:
+        """A record's admin URL (detail, or "edit", "delete", "history", …): string building, not url_for,
+        which searches the route table on every call and a list page makes hundreds of these."""
+        return f"{self.list_url}{pk}/{action}" if action else f"{self.list_url}{pk}"
 
     def parse_pk(self, raw: str) -> Any:
         """The primary key from a URL segment, or None when it cannot be one."""
