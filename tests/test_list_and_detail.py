@@ -102,6 +102,7 @@ async def test_detail_page_and_row_fragment(browser, htmx, demo):
 
 
 async def test_list_runs_the_same_number_of_statements_for_any_number_of_rows(browser, demo, db):
+    await browser.open("/admin/item/")  # the first page of a session also writes the session back
     with count_statements() as few:
         assert (await browser.open("/admin/item/")).status_code == 200
     async with db() as session:

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Response, Template
 from litestar.stores.base import Store
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from webapp.admin.models import AdminAccount
 from webapp.admin.rendering import render, wants_fragment
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 ACCOUNT_KEY = "admin_account_id"
 EPOCH_KEY = "admin_session_epoch"
+SEEN_KEY = "admin_seen"
 THROTTLE_STORE = "admin_throttle"
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -45,9 +46,8 @@ async def load_account(connection: ASGIConnection[Any, Any, Any, Any]) -> AdminA
     if not isinstance(account_id, int):
         return None
     db = session_of(connection)
-    account = await db.scalar(
-        select(AdminAccount).where(AdminAccount.id == account_id).options(selectinload(AdminAccount.permissions))
-    )
+    statement = select(AdminAccount).where(AdminAccount.id == account_id).options(joinedload(AdminAccount.permissions))
+    account = (await db.execute(statement)).unique().scalar_one_or_none()
     if account is None or not account.is_active or account.session_epoch != session_data.get(EPOCH_KEY):
         return None
     # Detached, so a rollback later in the request (a refused write) cannot expire who is signed in.
@@ -63,6 +63,10 @@ async def require_account(connection: ASGIConnection[Any, Any, Any, Any], handle
     if account is None:
         raise NotAuthorizedException("Please sign in.")
     connection.state.admin_account = account
+    today = datetime.now(UTC).date().isoformat()
+    if connection.scope["session"].get(SEEN_KEY) != today:
+        # Unchanged sessions are not written back; this keeps an active one's expiry sliding, once a day.
+        connection.scope["session"][SEEN_KEY] = today
     action = handler.opt.get(ACTION)
     slug = connection.path_params.get("model")
     if action and slug is not None:

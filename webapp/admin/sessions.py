@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,18 +25,33 @@ ROTATE_FLAG = "admin_rotate_session_id"
 SESSION_COOKIE = "admin_session"
 
 
+# What this request read from the store: Litestar's session middleware writes the session back on every
+# response, and an unchanged session need not cost a database write (the guard refreshes it once a day).
+_reads: ContextVar[dict[str, bytes | None] | None] = ContextVar("admin_store_reads", default=None)
+
+
 class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
-    """AA's database store, taking SQLite's write lock up front for the calls that write."""
+    """AA's database store: takes SQLite's write lock up front for the calls that write, and skips writing
+    back a value this request read unchanged."""
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        reads = _reads.get()
+        data = value.encode() if isinstance(value, str) else value
+        if reads is not None and key in reads and reads[key] == data:
+            return
         with writing():
             await super().set(key, value, expires_in)
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
         if renew_for is None:
-            return await super().get(key)
-        with writing():
-            return await super().get(key, renew_for)
+            value = await super().get(key)
+        else:
+            with writing():
+                value = await super().get(key, renew_for)
+        reads = _reads.get()
+        if reads is not None:
+            reads[key] = value
+        return value
 
     async def delete(self, key: str) -> None:
         with writing():
@@ -92,9 +108,23 @@ def session_setup(db_config: SQLAlchemyAsyncConfig, redis_url: str | None = None
         throttle = WritingStore(db_config, model=AdminStoreEntry, namespace="throttle")
     config = RotatingSessionConfig(key=SESSION_COOKIE, httponly=True, samesite="lax", max_age=14 * 24 * 3600)
     return SessionSetup(
-        middleware=[DefineMiddleware(SecureCookiesOverHttps), config.middleware],
+        middleware=[DefineMiddleware(StoreReadTracking), DefineMiddleware(SecureCookiesOverHttps), config.middleware],
         stores={"sessions": sessions, "admin_throttle": throttle},
     )
+
+
+class StoreReadTracking:
+    """Gives each request its own record of store reads (see WritingStore.set)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _reads.set({})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _reads.reset(token)
 
 
 class SecureCookiesOverHttps:
