@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from litestar.exceptions import HTTPException
-from sqlalchemy import ColumnElement, Select, and_, func, inspect, literal, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, inspect, literal, literal_column, or_, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin import filters as list_filters
@@ -141,7 +141,12 @@ def search_conditions(admin: ModelAdmin, q: str, dialect: str = "") -> list[Colu
         likes = " OR ".join(f'"{name}" LIKE :fts_term' for name in fts_columns)
         fts = text(f'SELECT rowid FROM "{admin.sqlite_fts_table}" WHERE {likes}').bindparams(fts_term=f"%{q}%")
         clauses.append(admin.pk_column.in_(fts.columns(literal_column("rowid"))))
-    return [or_(*clauses)]
+    if len(clauses) == 1:
+        return clauses
+    # One key set per searched column, united: an OR across them would stop PostgreSQL (and SQLite) from
+    # using each column's own index, and scan the table instead.
+    branches = [select(admin.pk_column).where(clause) for clause in clauses]
+    return [admin.pk_column.in_(union(*branches))]
 
 
 # -- ordering -----------------------------------------------------------------------------------------------
