@@ -1,0 +1,977 @@
+"""Benchmark the admin against a hand-written floor, on SQLite (and PostgreSQL), at several table sizes.
+
+    make bench                                  # 1,000 / 100,000 / 1,000,000 items, SQLite, 10 s per scenario
+    .venv/bin/python -m bench.run --quick       # smoke run: small sizes, 2 s per scenario
+    .venv/bin/python -m bench.run --sizes 1k,100k --postgres --duration 5
+
+For every database and size: seed (cached for SQLite), start the app under uvicorn as production would (through
+bench/instrumented.py, which adds an `x-sql-statements` header), probe each scenario once with httpx (status,
+statement count, is the feature there at all), then load it with wrk on 127.0.0.1 and read the server's peak
+memory and CPU time. The floor (bench/floor.py) runs side by side: each of its scenarios right after the admin's
+twin. Prints one markdown table and writes bench/results/latest.md.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import math
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from bench import seed
+
+ROOT = seed.ROOT
+BENCH_DIR = ROOT / "bench"
+RESULTS_DIR = BENCH_DIR / "results"
+LUA_SCRIPT = BENCH_DIR / "report.lua"
+HOST = "127.0.0.1"
+SECRET_KEY = "bench-fixed-secret-key-32-bytes!"  # fixed: cookies and CSRF tokens stay valid for the whole run
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOGIN_PATH = "/admin/login"
+BENCH_ACCOUNT = ("bench", "bench-password-not-secret-0")  # only ever in the harness's own databases
+DEFAULT_SIZES = (1_000, 100_000, 1_000_000)
+QUICK_SIZES = (1_000, 10_000)
+ADMIN_FACTORY = "bench.instrumented:admin_app"
+FLOOR_FACTORY = "bench.instrumented:floor_app"
+SERVER_START_TIMEOUT = 60.0
+SERVER_STOP_TIMEOUT = 15.0
+WRK_SOCKET_TIMEOUT = "60s"
+PROBE_TIMEOUT = 120.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BUSY_MACHINE = 0.10  # flag a run when other processes used more than this share of the CPUs
+SLOW_PROBE = 0.5  # seconds: a scenario this slow alone gets no warm-up and a longer load (up to --max-duration)
+IDLE_TIMEOUT = 300.0
+IDLE_SAMPLE = 0.25
+DRAIN_NOTE = 3.0  # mention draining that took longer than this
+EXPORT_TIMEOUT = 900.0
+
+# Targets from the issue. Cost = mean latency at the fixed concurrency (by Little's law ~ connections / req/s).
+FLOOR_TARGET = 0.70  # admin req/s >= 70% of the floor's
+FLOOR_KEYS = ("list", "edit", "update")
+SCALING_TARGETS = {"list": 1.5, "list_deepest": 1.5, "search": 3.0}  # cost at 1M <= factor x cost at 1,000
+BIG, SMALL = 1_000_000, 1_000
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- what is measured ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One database at one size, with the DATABASE_URL the servers get."""
+
+    db: str
+    size: int
+    url: str
+    database_name: str = ""  # PostgreSQL only
+
+
+Check = Callable[[httpx.Response, Target], str | None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One request shape. `check` looks at the probe response and returns why the scenario is n/a, if it is."""
+
+    key: str  # stable across sizes and apps: the ratios pair rows by it
+    label: str
+    paths: tuple[str, ...]  # several: used in turn (writes spread over the rows of page 1)
+    method: str = "GET"
+    body: str = ""  # form body; "{n}" becomes a request counter
+    htmx: bool = False
+    download: bool = False  # one timed streamed download instead of a load run
+    check: Check | None = None
+    note: str = ""
+
+
+@dataclass
+class Row:
+    app: str
+    scenario: Scenario
+    target: Target
+    status: str = "ok"  # ok | n/a | error
+    note: str = ""
+    rps: float | None = None
+    mean_ms: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    bytes_per_response: float | None = None
+    statements: int | None = None
+    peak_mb: float | None = None
+    cpu_ms: float | None = None  # server (+ its PostgreSQL backends) CPU time per request: barely moved by other load
+    others_share: float | None = None
+    seconds: float | None = None  # downloads
+    vs_floor: float | None = None
+    vs_floor_cpu: float | None = None  # floor CPU ms / admin CPU ms: the same ratio, measured in CPU time
+    vs_small: float | None = None
+    vs_small_cpu: float | None = None  # CPU ms / CPU ms at 1,000 rows
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _absent(response: httpx.Response, _target: Target) -> str | None:
+    if response.status_code in (404, 405):
+        return f"answers {response.status_code}: not built yet"
+    return None
+
+
+RESULT_COUNT = re.compile(r'id="result-count">([\d,]+)<')
+
+
+def _shown_total(response: httpx.Response) -> int | None:
+    found = RESULT_COUNT.search(response.text)
+    return int(found.group(1).replace(",", "")) if found else None
+
+
+def _filter_applies(response: httpx.Response, target: Target) -> str | None:
+    if response.status_code == 400:
+        return "answers 400: the status filter is not built yet"
+    if response.is_success and _shown_total(response) == target.size:
+        return "`status` is ignored (the page counts all rows): the filter is not built yet"
+    return None
+
+
+def admin_scenarios(size: int) -> list[Scenario]:
+    """The admin's scenarios for a table of `size` items. Add one here and it is probed, loaded and tabled."""
+    pages = max(1, math.ceil(size / seed.PER_PAGE))
+    page_one = seed.page_one_ids(size)
+    middle = (size + 1) // 2
+    scenarios = [
+        Scenario("list", "list page 1", ("/admin/item/",)),
+        Scenario("list_deepest", "list deepest page", (f"/admin/item/?page={pages}",), note=f"page {pages:,}"),
+    ]
+    if pages > 1000:
+        scenarios.append(Scenario("list_page_1000", "list page 1,000", ("/admin/item/?page=1000",)))
+    word = seed.SEARCH_WORD.lower()
+    return [
+        *scenarios,
+        Scenario("search", "search", (f"/admin/item/?q={word}",), note=f"q={word}: 0.1% of rows"),
+        Scenario("filter_sort", "filter + sort", ("/admin/item/?status=active&sort=-price",), check=_filter_applies),
+        Scenario("lookup", "FK lookup", (f"/admin/user/lookup?q={seed.LOOKUP_QUERY}",), check=_absent),
+        Scenario("edit", "edit form", (f"/admin/item/{middle}/edit",)),
+        Scenario(
+            "update",
+            "inline update",
+            tuple(f"/admin/item/{pk}" for pk in page_one),
+            method="PATCH",
+            body="name=Bench+item+{n}&price={n}.50",
+            htmx=True,
+            note="PATCH, rows of page 1 in turn",
+        ),
+        Scenario("export", "CSV export", ("/admin/item/export.csv",), download=True, check=_absent),
+    ]
+
+
+def floor_scenarios(size: int) -> list[Scenario]:
+    page_one = seed.page_one_ids(size)
+    middle = (size + 1) // 2
+    return [
+        Scenario("list", "list page 1", ("/floor/item/",)),
+        Scenario("edit", "edit form", (f"/floor/item/{middle}/edit",)),
+        Scenario(
+            "update",
+            "inline update",
+            tuple(f"/floor/item/{pk}" for pk in page_one),
+            method="PATCH",
+            body="name=Bench+item+{n}&price={n}.50",
+            htmx=True,
+            note="PATCH, rows of page 1 in turn",
+        ),
+    ]
+
+
+# -- credentials: the one place that knows how to get in ----------------------------------------------------------
+
+
+@dataclass
+class Credentials:
+    cookies: dict[str, str] = field(default_factory=dict)
+    csrf_token: str = ""
+
+    def headers(self, method: str) -> dict[str, str]:
+        headers = {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if method not in ("GET", "HEAD") and self.csrf_token:
+            headers["x-csrftoken"] = self.csrf_token
+        return headers
+
+
+def acquire_credentials(
+    base_url: str, start_path: str, *, create_account: Callable[[str, str], None] | None = None
+) -> Credentials:
+    """The cookies (session, `csrftoken`) and CSRF token a browser holds after opening `start_path`.
+
+    When the page sends to a login page (a redirect there, or 401), log in first: POST username, password and
+    _csrf_token to it as ADMIN_USERNAME / ADMIN_PASSWORD (see `login_account`), after `create_account` made sure
+    that account exists in the benchmark's database. Every request of the run then carries the signed-in cookies.
+    """
+    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=PROBE_TIMEOUT) as client:
+        response = client.get(start_path)
+        login_url = _login_url(response)
+        if login_url:
+            username, password = login_account()
+            if create_account is not None:
+                create_account(username, password)
+            _log_in(client, login_url, username, password)
+            response = client.get(start_path)
+        if not response.is_success:
+            raise BenchError(f"GET {start_path} answered {response.status_code}; cannot start the run")
+        cookies = {cookie.name: cookie.value for cookie in client.cookies.jar}
+    return Credentials(cookies=cookies, csrf_token=cookies.get("csrftoken", ""))
+
+
+def login_account() -> tuple[str, str]:
+    """ADMIN_USERNAME / ADMIN_PASSWORD, or a fixed account the harness creates in its own throwaway database."""
+    return os.environ.get("ADMIN_USERNAME") or BENCH_ACCOUNT[0], os.environ.get("ADMIN_PASSWORD") or BENCH_ACCOUNT[1]
+
+
+def _login_url(response: httpx.Response) -> str | None:
+    location = response.headers.get("location", "")
+    if response.is_redirect and "login" in location:
+        return location
+    if response.status_code == 401:
+        return response.headers.get("hx-redirect") or LOGIN_PATH
+    return None
+
+
+def _log_in(client: httpx.Client, login_url: str, username: str, password: str) -> None:
+    page = client.get(login_url)  # sets the csrftoken cookie
+    token = next((c.value for c in client.cookies.jar if c.name == "csrftoken"), "")
+    if not token:
+        hidden = re.search(r'name="_csrf_token"\s+value="([^"]+)"', page.text)
+        token = hidden.group(1) if hidden else ""
+    answer = client.post(login_url, data={"username": username, "password": password, "_csrf_token": token})
+    refused = answer.status_code >= 400 or (answer.is_success and 'name="password"' in answer.text)
+    if refused or (answer.is_redirect and "login" in answer.headers.get("location", "")):
+        raise BenchError(
+            f"logging in as {username!r} at {login_url} failed (HTTP {answer.status_code}); "
+            "set ADMIN_USERNAME and ADMIN_PASSWORD to an account of the app"
+        )
+    log(f"logged in as {username}")
+
+
+def ensure_account(target: Target) -> Callable[[str, str], None]:
+    """Create the login account in the run's database with the app's CLI (`admin ensure-superuser`, when the app
+    has it); a failure is only logged, and logging in then says what is wrong."""
+
+    def create(username: str, password: str) -> None:
+        command = [sys.executable, "-m", "litestar", "--app", "webapp.app:create_app", "admin", "ensure-superuser"]
+        env = {
+            **os.environ,
+            "DATABASE_URL": target.url,
+            "SECRET_KEY": SECRET_KEY,
+            "ADMIN_USERNAME": username,
+            "ADMIN_PASSWORD": password,
+        }
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log(f"could not create the account {username!r}: {(done.stderr or done.stdout).strip()[-500:]}")
+
+    return create
+
+
+# -- servers ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    @property
+    def serving_pid(self) -> int:
+        """uvicorn --workers 1 serves in its own process; with workers it would be the (largest) child."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        except OSError:
+            return self.process.pid
+        if not children:
+            return self.process.pid
+        return max((int(pid) for pid in children), key=lambda pid: _status_kb(pid, "VmRSS") or 0)
+
+
+def _status_kb(pid: int, key: str) -> int | None:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    return None
+
+
+def reset_peak_memory(pid: int) -> bool:
+    """Reset VmHWM (Linux: `echo 5 > /proc/pid/clear_refs`) so each scenario reports its own peak."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of the process (aiosqlite runs queries in threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+def postgres_backends(database_name: str) -> list[int]:
+    """The PostgreSQL server processes serving `database_name` (their title: "postgres: user db host(port) …")."""
+    found = []
+    marker = f" {database_name} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            title = (entry / "cmdline").read_bytes()
+            if title.startswith(b"postgres: ") and marker in title:
+                found.append(int(entry.name))
+    return found
+
+
+def _cpu_of(pids: Sequence[int]) -> dict[int, float]:
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            seconds[pid] = process_cpu_seconds(pid)
+    return seconds
+
+
+def server_pids(pid: int, database_name: str = "") -> list[int]:
+    """The server's process, and for PostgreSQL the backends serving its database: where its work runs."""
+    return [pid, *(postgres_backends(database_name) if database_name else ())]
+
+
+def wait_until_idle(pids: Callable[[], list[int]], timeout: float = IDLE_TIMEOUT) -> float:
+    """Wait (bounded) until the server uses under 10% of a core for half a second; return the seconds waited."""
+    started = time.monotonic()
+    last, quiet = sum(_cpu_of(pids()).values()), 0
+    while time.monotonic() - started < timeout:
+        time.sleep(IDLE_SAMPLE)
+        now = sum(_cpu_of(pids()).values())
+        quiet = quiet + 1 if now - last < IDLE_SAMPLE * 0.1 else 0
+        last = now
+        if quiet >= 2:
+            break
+    return time.monotonic() - started
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds spent while a load ran: by the server (its process, plus its PostgreSQL backends), by wrk, and by
+    everything else on the machine."""
+
+    pids: Callable[[], list[int]]  # the server's process and its PostgreSQL backends
+    server: float = 0.0
+    wrk: float = 0.0
+    others_share: float = 0.0  # of the machine's capacity, used by neither the server nor wrk
+    _server: dict[int, float] = field(default_factory=dict)
+    _start: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def __enter__(self) -> CpuMeter:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._server = _cpu_of(self.pids())
+        self._start = (children.ru_utime + children.ru_stime, *machine_cpu_seconds())
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy, total = machine_cpu_seconds()
+        now = _cpu_of(self.pids())
+        self.server = sum(seconds - self._server.get(pid, 0.0) for pid, seconds in now.items())
+        self.wrk = children.ru_utime + children.ru_stime - self._start[0]
+        capacity = total - self._start[2]
+        others = busy - self._start[1] - self.server - self.wrk
+        self.others_share = max(0.0, others / capacity) if capacity > 0 else 0.0
+
+
+def peak_memory_mb(pid: int) -> float | None:
+    kb = _status_kb(pid, "VmHWM")
+    return kb / 1024 if kb is not None else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_tail(path: Path, lines: int = 30) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+@contextlib.contextmanager
+def server(name: str, factory: str, target: Target, *, echo_sql: bool = False) -> Iterator[Server]:
+    """uvicorn as production runs it (no reload, no debug, one worker), stopped whatever happens."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": target.url, "SECRET_KEY": SECRET_KEY, "PYTHONUNBUFFERED": "1"}
+    env.pop("DEBUG", None)
+    env.pop("BENCH_ECHO_SQL", None)
+    if echo_sql:
+        env["BENCH_ECHO_SQL"] = "1"
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", factory, "--host", HOST, "--port", str(port),
+        "--workers", "1", "--no-access-log",
+    ]  # fmt: skip
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = RESULTS_DIR / f"server-{name}-{target.db}-{target.size}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            running = Server(name, process, f"http://{HOST}:{port}", log_path)
+            _wait_until_up(running)
+            yield running
+        finally:
+            _stop(process)
+
+
+def _wait_until_up(running: Server) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise BenchError(
+                f"{running.name} server exited ({running.process.returncode}):\n{_log_tail(running.log_path)}"
+            )
+        try:
+            httpx.get(f"{running.base_url}/", timeout=2.0)
+        except httpx.TransportError:
+            time.sleep(0.2)
+            continue
+        return
+    raise BenchError(f"{running.name} server not up after {SERVER_START_TIMEOUT:.0f} s:\n{_log_tail(running.log_path)}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=SERVER_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the group this script started the server in
+        process.wait(timeout=SERVER_STOP_TIMEOUT)
+
+
+# -- databases ----------------------------------------------------------------------------------------------------
+
+
+def _check_local(dsn: str) -> None:
+    if urlsplit(dsn).hostname not in ("127.0.0.1", "localhost"):
+        raise BenchError(f"only 127.0.0.1 is benchmarked; refusing {dsn}")
+
+
+@contextlib.contextmanager
+def database(db: str, size: int, options: argparse.Namespace) -> Iterator[Target]:
+    """A seeded database; a working copy of the cached SQLite file, or a PostgreSQL database dropped afterwards."""
+    if db == "sqlite":
+        cached = seed.sqlite_database(size, reseed=options.reseed, log=log)
+        work = seed.DATA_DIR / f"run-{size}-{os.getpid()}.sqlite3"
+        shutil.copyfile(cached, work)  # the writes of the run never touch the cache
+        try:
+            yield Target("sqlite", size, f"sqlite+aiosqlite:///{work}")
+        finally:
+            for path in (work, Path(f"{work}-wal"), Path(f"{work}-shm")):
+                path.unlink(missing_ok=True)
+        return
+    admin_dsn = options.postgres_dsn
+    _check_local(admin_dsn)
+    name = f"bench_{secrets.token_hex(4)}"
+    parts = urlsplit(admin_dsn)
+    dsn = urlunsplit(parts._replace(path=f"/{quote(name)}"))
+    log(f"creating PostgreSQL database {name}")
+    seed.pg_create_database(admin_dsn, name)
+    try:
+        url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{quote(name)}"))
+        seed.pg_seed(dsn, url, size, log=log)
+        yield Target("postgres", size, url, database_name=name)
+    finally:
+        seed.pg_drop_database(admin_dsn, name)
+        log(f"dropped PostgreSQL database {name}")
+
+
+# -- load ---------------------------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    log("installing wrk (apt-get install -y wrk)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "wrk"]
+    if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+        subprocess.run(install, env=env, capture_output=True, timeout=600)
+    found = shutil.which("wrk")
+    if not found:
+        raise BenchError("wrk is not installed and could not be installed")
+    return found
+
+
+@dataclass(frozen=True)
+class Load:
+    wrk: str
+    duration: int
+    max_duration: int
+    warmup: int
+    connections: int
+    threads: int
+    gzip: bool
+    echo_sql: bool
+
+
+def probe_headers(headers: dict[str, str], load: Load) -> dict[str, str]:
+    return {**headers, "x-bench-echo-sql": "1"} if load.echo_sql else headers
+
+
+def request_headers(scenario: Scenario, credentials: Credentials, load: Load) -> dict[str, str]:
+    headers = credentials.headers(scenario.method)
+    headers["Accept-Encoding"] = "gzip" if load.gzip else "identity"
+    if scenario.htmx:
+        headers["HX-Request"] = "true"
+    if scenario.body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return headers
+
+
+def run_wrk(load: Load, base_url: str, scenario: Scenario, headers: dict[str, str], seconds: int) -> dict[str, Any]:
+    command = [
+        load.wrk, "--threads", str(min(load.threads, load.connections)), "--connections", str(load.connections),
+        "--duration", f"{seconds}s", "--timeout", WRK_SOCKET_TIMEOUT, "--latency", "--script", str(LUA_SCRIPT),
+    ]  # fmt: skip
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    command.append(base_url + scenario.paths[0])
+    env = {
+        **os.environ,
+        "BENCH_METHOD": scenario.method if scenario.method != "GET" else "",
+        "BENCH_BODY": scenario.body,
+        "BENCH_PATHS": ",".join(scenario.paths) if len(scenario.paths) > 1 else "",
+        "BENCH_THREADS": str(min(load.threads, load.connections)),
+    }
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line.removeprefix("BENCH_JSON "))
+    raise BenchError(f"wrk gave no result ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def probe(base_url: str, scenario: Scenario, headers: dict[str, str]) -> httpx.Response:
+    body = scenario.body.replace("{n}", "0").encode() if scenario.body else None
+    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=PROBE_TIMEOUT) as client:
+        return client.request(scenario.method, scenario.paths[0], content=body, headers=headers)
+
+
+def _statements(response: httpx.Response) -> int | None:
+    value = response.headers.get("x-sql-statements")
+    return int(value) if value and value.isdigit() else None
+
+
+def measure(running: Server, target: Target, scenario: Scenario, credentials: Credentials, load: Load) -> Row:
+    row = Row(running.name, scenario, target, note=scenario.note)
+    headers = request_headers(scenario, credentials, load)
+    if scenario.download:
+        return download(running, row, probe_headers(headers, load))
+    started = time.monotonic()
+    response = probe(running.base_url, scenario, probe_headers(headers, load))
+    probe_seconds = time.monotonic() - started
+    row.statements = _statements(response)
+    reason = scenario.check(response, target) if scenario.check else None
+    if reason:
+        row.status, row.note = "n/a", reason
+        return row
+    if not response.is_success:
+        row.status, row.note = "error", f"probe answered HTTP {response.status_code}; not loaded"
+        return row
+    if scenario.key == "search":
+        matches = _shown_total(response) or 0
+        row.note = f"{row.note}; {matches:,} {'match' if matches == 1 else 'matches'}"
+    pid = running.serving_pid
+    busy = functools.partial(server_pids, pid, target.database_name)
+    slow = probe_seconds > SLOW_PROBE  # the probe warmed it up; a warm-up run would only queue more slow work
+    if load.warmup and not slow:
+        run_wrk(load, running.base_url, scenario, headers, load.warmup)
+        wait_until_idle(busy)
+    duration = load.duration
+    if slow:  # long enough for about 3 responses per connection
+        duration = min(max(duration, math.ceil(3 * load.connections * probe_seconds)), load.max_duration)
+        row.note = f"{row.note}; slow: {probe_seconds:.1f} s alone, loaded {duration} s".lstrip("; ")
+    reset_peak_memory(pid)
+    with CpuMeter(busy) as cpu:
+        result = run_wrk(load, running.base_url, scenario, headers, duration)
+        # wrk leaves one request per connection in flight; the server finishes them: count them, and never let
+        # them spill into the next scenario.
+        drained = wait_until_idle(busy)
+    row.peak_mb = peak_memory_mb(pid)
+    row.others_share = cpu.others_share
+    if drained > DRAIN_NOTE:
+        row.note = f"{row.note}; server busy {drained:.0f} s after the load stopped".lstrip("; ")
+    if cpu.others_share > BUSY_MACHINE:
+        row.note = f"{row.note}; busy machine: others used {cpu.others_share:.0%} of the CPUs".lstrip("; ")
+    failed = {k.removeprefix("errors_"): v for k, v in result.items() if k.startswith("errors_") and v}
+    if failed or not result["requests"]:
+        row.status = "error"
+        kinds = {"status": "responses ≥ 400", "timeout": "timeouts"}
+        problems = ", ".join(f"{v:,} {kinds.get(k, k + ' errors')}" for k, v in failed.items())
+        row.note = (
+            f"under load: {problems} in {result['requests']:,} requests; speed not reported; {row.note}"
+            if problems
+            else f"under load: no response within {duration} s; {row.note}"
+        ).rstrip("; ")
+        return row
+    row.rps = result["requests"] / (result["duration_us"] / 1e6)
+    row.mean_ms = result["latency_mean_us"] / 1000
+    row.p50_ms = result["p50_us"] / 1000
+    row.p99_ms = result["p99_us"] / 1000
+    row.bytes_per_response = result["bytes"] / result["requests"]
+    row.cpu_ms = cpu.server * 1000 / (result["requests"] + load.connections)
+    return row
+
+
+def download(running: Server, row: Row, headers: dict[str, str]) -> Row:
+    """One streamed download, timed, with the server's peak memory while it ran."""
+    pid = running.serving_pid
+    reset_peak_memory(pid)
+    started = time.monotonic()
+    total = 0
+    with (
+        httpx.Client(base_url=running.base_url, follow_redirects=False, timeout=PROBE_TIMEOUT) as client,
+        client.stream("GET", row.scenario.paths[0], headers=headers) as response,
+    ):
+        row.statements = _statements(response)
+        reason = row.scenario.check(response, row.target) if row.scenario.check else None
+        if reason:
+            row.status, row.note = "n/a", reason
+            return row
+        if not response.is_success:
+            row.status, row.note = "error", f"answered HTTP {response.status_code}"
+            return row
+        for chunk in response.iter_raw():
+            total += len(chunk)
+            if time.monotonic() - started > EXPORT_TIMEOUT:
+                row.status, row.note = "error", f"not finished after {EXPORT_TIMEOUT:.0f} s"
+                return row
+    row.seconds = time.monotonic() - started
+    row.peak_mb = peak_memory_mb(pid)
+    row.bytes_per_response = total
+    row.note = f"one streamed download: {row.seconds:.2f} s, {total / 1e6:.1f} MB"
+    return row
+
+
+def run_target(target: Target, load: Load, *, floor: bool, only: frozenset[str] = frozenset()) -> list[Row]:
+    """Both servers up side by side; each floor scenario runs right after its admin twin, so drift hits both."""
+    rows = []
+
+    def chosen(scenarios: list[Scenario]) -> list[Scenario]:
+        return [s for s in scenarios if not only or s.key in only]
+
+    with contextlib.ExitStack() as stack:
+        apps = [("admin", ADMIN_FACTORY, chosen(admin_scenarios(target.size)))]
+        if floor:
+            apps.append(("floor", FLOOR_FACTORY, chosen(floor_scenarios(target.size))))
+        running = {
+            name: stack.enter_context(server(name, factory, target, echo_sql=load.echo_sql))
+            for name, factory, _ in apps
+        }
+        credentials = {
+            "admin": acquire_credentials(running["admin"].base_url, "/admin/", create_account=ensure_account(target))
+        }
+        for name, _, scenarios in apps[1:]:
+            start = scenarios[0].paths[0] if scenarios and scenarios[0].method == "GET" else "/floor/item/"
+            credentials[name] = acquire_credentials(running[name].base_url, start)
+        queue: list[tuple[str, Scenario]] = []
+        for scenario in apps[0][2]:
+            queue.append(("admin", scenario))
+            queue += [(name, twin) for name, _, scenarios in apps[1:] for twin in scenarios if twin.key == scenario.key]
+        queued = {(name, scenario.key) for name, scenario in queue}
+        queue += [(name, s) for name, _, scenarios in apps[1:] for s in scenarios if (name, s.key) not in queued]
+        for name, scenario in queue:
+            row = measure(running[name], target, scenario, credentials[name], load)
+            shown = f"{row.rps:,.0f} req/s, {row.cpu_ms:.1f} CPU ms/req" if row.rps and row.cpu_ms else row.note
+            log(f"{name} {target.db} {target.size:,} {scenario.label}: {row.status} {shown}")
+            rows.append(row)
+    return rows
+
+
+# -- ratios, targets, table ---------------------------------------------------------------------------------------
+
+
+def add_ratios(rows: list[Row]) -> None:
+    by_key = {(r.app, r.target.db, r.target.size, r.scenario.key): r for r in rows}
+    for row in rows:
+        if not row.ok:
+            continue
+        floor = by_key.get(("floor", row.target.db, row.target.size, row.scenario.key))
+        if row.app == "admin" and floor and floor.ok and floor.rps and row.rps:
+            row.vs_floor = row.rps / floor.rps
+            if floor.cpu_ms and row.cpu_ms:
+                row.vs_floor_cpu = floor.cpu_ms / row.cpu_ms
+        small = by_key.get((row.app, row.target.db, SMALL, row.scenario.key))
+        if small and small.ok and small is not row and small.mean_ms and row.mean_ms:
+            row.vs_small = row.mean_ms / small.mean_ms
+            if small.cpu_ms and row.cpu_ms:
+                row.vs_small_cpu = row.cpu_ms / small.cpu_ms
+
+
+def targets(rows: list[Row]) -> list[tuple[str, str, str, str]]:
+    """(target, measured, the same in CPU time, PASS/FAIL/—) for the issue's targets; the verdict uses `measured`."""
+    out: list[tuple[str, str, str, str]] = []
+    dbs = sorted({r.target.db for r in rows}, key=lambda d: d != "sqlite")
+    for db in dbs:
+        admin = [r for r in rows if r.app == "admin" and r.target.db == db]
+        for key in FLOOR_KEYS:
+            for row in (r for r in admin if r.scenario.key == key):
+                what = f"{row.scenario.label} ≥ {FLOOR_TARGET:.0%} of the floor's req/s ({db}, {row.target.size:,})"
+                floor = next(
+                    (r for r in rows if r.app == "floor" and r.target == row.target and r.scenario.key == key), None
+                )
+                if not row.ok:
+                    out.append((what, f"admin {row.status}: {row.note}", "", "FAIL" if row.status == "error" else "—"))
+                elif floor is None or not floor.ok or row.vs_floor is None:
+                    out.append((what, f"floor {floor.status}: {floor.note}" if floor else "no floor run", "", "—"))
+                else:
+                    cpu = f"{row.vs_floor_cpu:.0%}" if row.vs_floor_cpu is not None else ""
+                    verdict = "PASS" if row.vs_floor >= FLOOR_TARGET else "FAIL"
+                    out.append((what, f"{row.vs_floor:.0%}", cpu, verdict))
+        for key, limit in SCALING_TARGETS.items():
+            label = next((r.scenario.label for r in admin if r.scenario.key == key), key)
+            what = f"{label} at {BIG:,} ≤ {limit}x its cost at {SMALL:,} ({db})"
+            row = next((r for r in admin if r.scenario.key == key and r.target.size == BIG), None)
+            if row is None:
+                largest = max((r for r in admin if r.scenario.key == key), key=lambda r: r.target.size, default=None)
+                seen = f"; at {largest.target.size:,}: {largest.vs_small:.2f}x" if largest and largest.vs_small else ""
+                out.append((what, f"{BIG:,} not in this run{seen}", "", "—"))
+            elif row.vs_small is None:
+                out.append((what, row.note or "not measured", "", "FAIL" if row.status == "error" else "—"))
+            else:
+                cpu = f"{row.vs_small_cpu:.2f}x" if row.vs_small_cpu is not None else ""
+                out.append((what, f"{row.vs_small:.2f}x", cpu, "PASS" if row.vs_small <= limit else "FAIL"))
+    return out
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return ""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None, by_cpu: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}x" + (f" (CPU {by_cpu:.2f}x)" if by_cpu is not None else "")
+
+
+def table(rows: list[Row]) -> str:
+    header = (
+        "| app | scenario | db | size | req/s | p50 ms | p99 ms | CPU ms/req | bytes/resp | SQL/req | peak MB "
+        "| vs floor | vs 1k | status / notes |"
+    )
+    lines = [header, "|" + "---|" * 14]
+    for r in rows:
+        status = {"ok": "", "n/a": "n/a: ", "error": "**ERROR**: "}[r.status] + r.note
+        if r.seconds is not None:
+            rps, p50, p99 = "—", _num(r.seconds * 1000), ""
+        else:
+            rps, p50, p99 = _num(r.rps), _num(r.p50_ms, 2), _num(r.p99_ms, 2)
+        cells = [
+            r.app,
+            r.scenario.label,
+            r.target.db,
+            f"{r.target.size:,}",
+            rps if r.ok else ("ERROR" if r.status == "error" else "n/a"),
+            p50,
+            p99,
+            _num(r.cpu_ms, 2),
+            _num(r.bytes_per_response, 0),
+            "" if r.statements is None else str(r.statements),
+            _num(r.peak_mb, 0),
+            _ratio(r.vs_floor, r.vs_floor_cpu),
+            _ratio(r.vs_small, r.vs_small_cpu),
+            status.replace("|", "\\|"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _git(*args: str) -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    return ""
+
+
+def report(rows: list[Row], load: Load, sizes: Sequence[int], dbs: Sequence[str], elapsed: float) -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    dirty = " (working tree has uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {elapsed / 60:.1f} min, "
+        f"commit {_git('rev-parse', '--short', 'HEAD')}{dirty}",
+        f"- machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}; server and wrk share it",
+        f"- load: wrk, {load.connections} connections, {min(load.threads, load.connections)} threads, "
+        f"{load.duration} s per scenario after a {load.warmup} s warm-up; "
+        f"{'gzip' if load.gzip else 'no compression (Accept-Encoding: identity)'}",
+        f"- databases: {', '.join(dbs)}; sizes: {', '.join(f'{s:,}' for s in sizes)} items",
+        "- cost = mean latency at that fixed concurrency; vs floor = admin req/s ÷ floor req/s (same db and size); "
+        f"vs 1k = cost ÷ cost at {SMALL:,} rows; (CPU …) = the same ratio from the server's CPU ms per request, "
+        "which other load on the machine barely moves",
+        "",
+        table(rows),
+        "",
+        "## Targets",
+        "",
+        "| target | measured | in CPU time | result |",
+        "|---|---|---|---|",
+        *(f"| {what} | {measured} | {cpu} | {result} |" for what, measured, cpu, result in targets(rows)),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# -- main ---------------------------------------------------------------------------------------------------------
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = []
+    for part in text.split(","):
+        part = part.strip().lower().replace("_", "")
+        factor = {"k": 1_000, "m": 1_000_000}.get(part[-1:], 1)
+        number = part[:-1] if factor > 1 else part
+        if not number.isdigit() or int(number) * factor < 1:
+            raise argparse.ArgumentTypeError(f"not a size: {part!r} (e.g. 1000,100k,1m)")
+        sizes.append(int(number) * factor)
+    return sorted(set(sizes))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=_sizes, help="item counts, e.g. 1000,100k,1m (default: 1k,100k,1m)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1k and 10k items, 2 s per scenario")
+    parser.add_argument("--duration", type=int, help="seconds of load per scenario (default 10; quick 2)")
+    parser.add_argument(
+        "--max-duration", type=int, help="longest load for a slow scenario, in seconds (default 60; quick 10)"
+    )
+    parser.add_argument("--warmup", type=int, help="seconds of unmeasured load before each (default 2; quick 1)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="wrk threads (default: 1 per core)")
+    parser.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip like a browser")
+    parser.add_argument("--postgres", action="store_true", help="also run on a fresh PostgreSQL database")
+    parser.add_argument("--postgres-dsn", default=PG_ADMIN_DSN, help=f"where to create it (default {PG_ADMIN_DSN})")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite (with --postgres)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor app (no vs-floor ratios)")
+    parser.add_argument(
+        "--scenarios",
+        type=lambda text: frozenset(k.strip() for k in text.split(",") if k.strip()),
+        default=frozenset(),
+        help="only these scenarios, e.g. list,update (keys: " + ", ".join(s.key for s in admin_scenarios(BIG)) + ")",
+    )
+    parser.add_argument("--reseed", action="store_true", help="rebuild the cached SQLite files")
+    parser.add_argument("--echo-sql", action="store_true", help="log the probes' SQL to bench/results/server-*.log")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.md", help="where to write the table")
+    options = parser.parse_args(argv)
+    options.sizes = options.sizes or list(QUICK_SIZES if options.quick else DEFAULT_SIZES)
+    options.duration = options.duration or (2 if options.quick else 10)
+    options.max_duration = options.max_duration or (10 if options.quick else 60)
+    options.warmup = options.warmup if options.warmup is not None else (1 if options.quick else 2)
+    if options.duration < 1 or options.warmup < 0 or options.connections < 1 or options.threads < 1:
+        parser.error("--duration, --connections and --threads must be at least 1, --warmup at least 0")
+    if options.no_sqlite and not options.postgres:
+        parser.error("--no-sqlite leaves nothing to run without --postgres")
+    return options
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every finally: servers stopped, databases dropped
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.monotonic()
+    load = Load(
+        wrk=ensure_wrk(),
+        duration=options.duration,
+        max_duration=max(options.duration, options.max_duration),
+        warmup=options.warmup,
+        connections=options.connections,
+        threads=options.threads,
+        gzip=options.gzip,
+        echo_sql=options.echo_sql,
+    )
+    dbs = [db for db, on in (("sqlite", not options.no_sqlite), ("postgres", options.postgres)) if on]
+    rows: list[Row] = []
+    failed = False
+    try:
+        for db in dbs:
+            for size in options.sizes:
+                with database(db, size, options) as target:
+                    rows += run_target(target, load, floor=not options.no_floor, only=options.scenarios)
+    except (BenchError, httpx.HTTPError, subprocess.SubprocessError, OSError) as exc:
+        log(f"stopped: {type(exc).__name__}: {exc}")
+        failed = True
+        if not rows:
+            return 1
+    add_ratios(rows)
+    text = report(rows, load, options.sizes, dbs, time.monotonic() - started)
+    print(text)
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(text)
+    log(f"wrote {options.output}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
