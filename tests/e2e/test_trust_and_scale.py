@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .support import assert_no_page_load, expect, expect_count, mark, result_count, settled, unique
+from .support import VIEWPORT, assert_no_page_load, expect, expect_count, mark, result_count, settled, sign_in, unique
 
 
 def test_undo_puts_a_deleted_row_back(page, database):
@@ -82,10 +82,14 @@ def test_bulk_delete_with_a_confirmation_page(page, database):
     assert database.item(keys[2]) is not None
 
 
-def test_a_stale_inline_edit_ends_in_the_conflict_view(context, database):
+def test_a_stale_inline_edit_ends_in_the_conflict_view(context, chromium, server, database):
     name = unique("Contested kettle")
     pk = database.add_item(name)
-    first, second = context.new_page(), context.new_page()
+    # Two browser contexts, each signed in with a session of its own.
+    other = chromium.new_context(base_url=server.url, viewport=VIEWPORT)
+    first, second = context.new_page(), other.new_page()
+    second.goto("/admin/login")
+    sign_in(second)
     for page in (first, second):
         page.goto("/admin/item/?q=Contested")
         page.locator(f"#item-{pk}").get_by_role("link", name=f"Edit {name}").click()
@@ -107,3 +111,4 @@ def test_a_stale_inline_edit_ends_in_the_conflict_view(context, database):
     settled(second)
     expect(second.locator(f"#item-{pk}")).not_to_have_class("row-form")
     assert database.item(pk).name == "Kettle by Bob"
+    other.close()
