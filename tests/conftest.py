@@ -53,34 +53,42 @@ def _pg_unavailable(reason: str) -> None:
     pytest.skip(f"PostgreSQL not available at {PG_ADMIN_URL}: {reason}")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of its own for this test run, dropped at the end."""
-    name = f"admin_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
+async def _postgres_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database made for the caller and dropped after it (skip or, with CI set, fail without one)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         _pg_unavailable(str(exc) or type(exc).__name__)
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    async def create_schema() -> None:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(METADATA.create_all)
-        await engine.dispose()
 
-    asyncio.run(create_schema())
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test run, with the models' tables, dropped at the end."""
+    with scratch_postgres("admin_test") as url:
+        asyncio.run(_create_schema(url))
+        yield url
+
+
+async def _create_schema(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(METADATA.create_all)
+    await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

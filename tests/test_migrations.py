@@ -6,17 +6,15 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import METADATA, PG_ADMIN_URL, _pg_unavailable
+from tests.conftest import METADATA, scratch_postgres
 
 LITESTAR = [sys.executable, "-m", "litestar", "--app", "webapp.app:create_app"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,22 +53,8 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/migrated.sqlite3"
         return
-    name = f"admin_mig_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        _pg_unavailable(str(exc) or type(exc).__name__)
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres("admin_mig") as url:
+        yield url
 
 
 def test_migrations_build_the_models_schema_and_tear_it_down(empty_database):
