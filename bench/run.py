@@ -168,7 +168,10 @@ def admin_scenarios(size: int) -> list[Scenario]:
     middle = (size + 1) // 2
     scenarios = [
         Scenario("list", "list page 1", ("/admin/item/",)),
-        Scenario("list_deepest", "list deepest page", (f"/admin/item/?page={pages}",), note=f"page {pages:,}"),
+        # The deepest page as a person reaches it: page 1's "Last »" link (a keyset cursor, like Next/Previous).
+        Scenario("list_deepest", "list deepest page (Last link)", ("/admin/item/?last=1",), note=f"page {pages:,}"),
+        # The same page by its number, as only a typed URL asks for it on a big table (an OFFSET).
+        Scenario("list_deepest_number", "list deepest page by number", (f"/admin/item/?page={pages}",)),
     ]
     if pages > 1000:
         scenarios.append(Scenario("list_page_1000", "list page 1,000", ("/admin/item/?page=1000",)))

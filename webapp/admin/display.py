@@ -59,4 +59,5 @@ def _link(site: Any, obj: Any) -> Markup:
     label = escape(site.label(obj))
     if admin is None:
         return label
-    return Markup('<a href="{}">{}</a>').format(admin.url(admin.pk_of(obj)), label)
+    # Both parts escaped by hand: Markup.format goes through string.Formatter, slow for hundreds of cells.
+    return Markup(f'<a href="{escape(admin.url(admin.pk_of(obj)))}">{label}</a>')

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from webapp.admin.fields import Field, FieldError, Kind, RawValue
 
@@ -127,31 +129,66 @@ def apply_values(obj: Any, fields: Sequence[Field], values: Mapping[str, Any]) -
 
 
 SELECT_LIMIT = 100
+BIG_TABLE_MEMORY = 60.0  # seconds
+
+
+class RelationSizes:
+    """Remembers for a while which related tables were found too big for a select.
+
+    A big table rarely shrinks below SELECT_LIMIT rows; until it is looked at again, its autocomplete needs
+    no query at all. Forgetting is harmless either way: a table is re-measured when its memory expires, and a
+    select never shows more than SELECT_LIMIT rows.
+    """
+
+    def __init__(self, memory: float = BIG_TABLE_MEMORY) -> None:
+        self.memory = memory
+        self._big: dict[type, float] = {}
+
+    def is_big(self, model: type) -> bool:
+        seen = self._big.get(model)
+        return seen is not None and monotonic() - seen < self.memory
+
+    def found_big(self, model: type) -> None:
+        self._big[model] = monotonic()
 
 
 async def load_choices(
-    session: AsyncSession, form: BoundForm, label: Callable[[Any], str], names: Iterable[str] | None = None
+    session: AsyncSession,
+    form: BoundForm,
+    label: Callable[[Any], str],
+    sizes: RelationSizes,
+    names: Iterable[str] | None = None,
 ) -> None:
     """Options for each relation: a select of every row when there are at most SELECT_LIMIT, else an
-    autocomplete that only needs the labels of the chosen rows. A capped count and one load per relation."""
+    autocomplete that only needs the labels of the chosen rows. At most one query per relation."""
     wanted = set(names) if names is not None else None
     for f in form.fields:
         if f.related_model is None or (wanted is not None and f.name not in wanted):
             continue
         (pk_column,) = inspect(f.related_model).primary_key
-        capped = select(pk_column).limit(SELECT_LIMIT + 1).subquery()
-        if (await session.scalar(select(func.count()).select_from(capped)) or 0) <= SELECT_LIMIT:
-            rows = (await session.execute(select(f.related_model).order_by(pk_column))).scalars().all()
-            form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
-            continue
-        chosen = [key for key in sorted(form.selected(f.name)) if key]
-        keys = []
-        for key in chosen:
-            try:
-                keys.append(f.parse(key) if f.kind is Kind.FOREIGN_KEY else f.parse([key])[0])
-            except FieldError:
+        if not sizes.is_big(f.related_model):
+            statement = select(f.related_model).order_by(pk_column).limit(SELECT_LIMIT + 1)
+            rows = (await session.execute(statement)).scalars().all()
+            if len(rows) <= SELECT_LIMIT:
+                form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
                 continue
-        found = (
-            (await session.execute(select(f.related_model).where(pk_column.in_(keys)))).scalars().all() if keys else []
-        )
-        form.lookups[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in found]
+            sizes.found_big(f.related_model)
+        form.lookups[f.name] = [(str(key), label(row)) for key, row in await _chosen_rows(session, f, form)]
+
+
+async def _chosen_rows(session: AsyncSession, f: Field, form: BoundForm) -> list[tuple[Any, Any]]:
+    """The rows chosen in a relation field, in key order: from the session when the record being edited
+    already loaded them (its owner), else in one query."""
+    keys = []
+    for raw in sorted(key for key in form.selected(f.name) if key):
+        try:
+            keys.append(f.parse(raw) if f.kind is Kind.FOREIGN_KEY else f.parse([raw])[0])
+        except FieldError:
+            continue
+    known = {key: session.identity_map.get(identity_key(f.related_model, key)) for key in keys}
+    missing = [key for key, row in known.items() if row is None]
+    if missing:
+        (pk_column,) = inspect(f.related_model).primary_key
+        for row in (await session.execute(select(f.related_model).where(pk_column.in_(missing)))).scalars():
+            known[inspect(row).identity[0]] = row
+    return [(key, row) for key, row in known.items() if row is not None]

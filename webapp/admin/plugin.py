@@ -44,6 +44,9 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env.filters["first_template"] = lambda names: env.select_template(names)
     env.trim_blocks = True
     env.lstrip_blocks = True
+    # Templates are read once per process (`make run` restarts the server when one changes): with reloading
+    # on, every include (one per list row) would stat its file.
+    env.auto_reload = False
 
 
 def _chain(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
@@ -17,6 +17,7 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import select
 
 from webapp.admin.models import AdminStoreEntry
 from webapp.db import write_intent
@@ -30,9 +31,23 @@ SESSION_COOKIE = "admin_session"
 _reads: ContextVar[dict[str, bytes | None] | None] = ContextVar("admin_store_reads", default=None)
 
 
+# The request being served, so the session store can read through the request's own database session.
+_scope: ContextVar[Scope | None] = ContextVar("admin_store_scope", default=None)
+
+
 class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
     """AA's database store: takes SQLite's write lock up front for the calls that write, and skips writing
-    back a value this request read unchanged."""
+    back a value this request read unchanged.
+
+    With `read_in_request`, a read runs in the request's own transaction (the one advanced-alchemy gives the
+    handler) instead of a session, connection and transaction of its own: the session lookup on every request
+    then costs one statement. Writes keep their own connection; the session middleware writes after the
+    request's transaction has ended.
+    """
+
+    def __init__(self, *args: Any, read_in_request: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_in_request = read_in_request
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         reads = _reads.get()
@@ -43,8 +58,16 @@ class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
             await super().set(key, value, expires_in)
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
-        if renew_for is None:
-            value = await super().get(key)
+        scope = _scope.get()
+        if renew_for is None and self.read_in_request and scope is not None:
+            value = await self._get_in_request(scope, key)
+        elif renew_for is None:
+            # A read never needs SQLite's write lock, which this request's own transaction may hold already.
+            token = write_intent.set(False)
+            try:
+                value = await super().get(key)
+            finally:
+                write_intent.reset(token)
         else:
             with writing():
                 value = await super().get(key, renew_for)
@@ -52,6 +75,20 @@ class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
         if reads is not None:
             reads[key] = value
         return value
+
+    async def _get_in_request(self, scope: Scope, key: str) -> bytes | None:
+        session = self._config.provide_session(scope["app"].state, scope)
+        db_key, db_namespace = self._make_key(key)
+        entry = self._model
+        now = datetime.now(UTC)
+        value = await session.scalar(
+            select(entry.value).where(
+                entry.key == db_key,
+                entry.namespace == db_namespace,
+                entry.expires_at.is_(None) | (entry.expires_at > now),
+            )
+        )
+        return self._decode_base64_value(value, session.bind.dialect.name) if value else None
 
     async def delete(self, key: str) -> None:
         with writing():
@@ -104,7 +141,7 @@ def session_setup(db_config: SQLAlchemyAsyncConfig, redis_url: str | None = None
         sessions: Store = root.with_namespace("sessions")
         throttle: Store = root.with_namespace("throttle")
     else:
-        sessions = WritingStore(db_config, model=AdminStoreEntry, namespace="sessions")
+        sessions = WritingStore(db_config, model=AdminStoreEntry, namespace="sessions", read_in_request=True)
         throttle = WritingStore(db_config, model=AdminStoreEntry, namespace="throttle")
     config = RotatingSessionConfig(key=SESSION_COOKIE, httponly=True, samesite="lax", max_age=14 * 24 * 3600)
     return SessionSetup(
@@ -120,10 +157,11 @@ class StoreReadTracking:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = _reads.set({})
+        token, scope_token = _reads.set({}), _scope.set(scope)
         try:
             await self.app(scope, receive, send)
         finally:
+            _scope.reset(scope_token)
             _reads.reset(token)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from litestar.exceptions import NotFoundException
 
 from webapp.admin.fields import humanize
+from webapp.admin.forms import RelationSizes
 from webapp.admin.options import ModelAdmin
 
 # Path segments the admin's own routes use right after its prefix.
@@ -25,6 +26,7 @@ class AdminSite:
         self.logout_url = f"{self.path}/logout"
         # The advanced-alchemy config whose sessions the admin uses; set when the plugin mounts.
         self.db_config: Any = None
+        self.relation_sizes = RelationSizes()
         self._by_slug: dict[str, ModelAdmin] = {}
         self._by_model: dict[type, ModelAdmin] = {}
         for view in views:

@@ -72,12 +72,13 @@ async def get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, f
 
 async def _flush(admin: ModelAdmin, session: AsyncSession, obj: Any, form: forms.BoundForm, *, creating: bool) -> str:
     """Write; return "ok", "conflict" (someone saved meanwhile) or "refused" (a constraint, on its field)."""
-    service = admin.service(session)
     try:
         if creating:
-            await service.create(obj)
+            await admin.service(session).create(obj)
         else:
-            await service.update(obj)
+            # The record was loaded and changed in this session: a flush writes it. (The service's update
+            # would read it once more only to copy its attributes onto itself.)
+            await session.flush()
     except StaleDataError:
         await session.rollback()
         return "conflict"
@@ -172,7 +173,7 @@ class AdminController(Controller):
     ) -> Template:
         admin = site.get(model)
         form = forms.initial_form(admin.editable_fields)
-        await forms.load_choices(db_session, form, site.label)
+        await forms.load_choices(db_session, form, site.label, site.relation_sizes)
         context = {"form": form, "obj": None, "pk": None}
         return render(request, "_row_form.html" if wants_fragment(request) else "form.html", context, admin=admin)
 
@@ -193,7 +194,7 @@ class AdminController(Controller):
             outcome = await _flush(admin, db_session, obj, form, creating=True)
             if outcome == "ok":
                 return await self._created(request, site, db_session, admin, obj, posted)
-        await forms.load_choices(db_session, form, site.label)
+        await forms.load_choices(db_session, form, site.label, site.relation_sizes)
         name = "_row_form.html" if wants_fragment(request) else "form.html"
         return render(request, name, {"form": form, "obj": None, "pk": None}, admin=admin, status_code=422)
 
@@ -265,9 +266,9 @@ class AdminController(Controller):
         form = forms.instance_form(admin.editable_fields, obj)
         context = {"form": form, "obj": obj, "pk": admin.pk_of(obj), "version": admin.version_token(obj)}
         if wants_fragment(request):
-            await forms.load_choices(db_session, form, site.label, admin.inline_editable)
+            await forms.load_choices(db_session, form, site.label, site.relation_sizes, admin.inline_editable)
             return render(request, "_row_form.html", context, admin=admin)
-        await forms.load_choices(db_session, form, site.label)
+        await forms.load_choices(db_session, form, site.label, site.relation_sizes)
         return render(request, "form.html", context, admin=admin)
 
     @route(
@@ -309,7 +310,7 @@ class AdminController(Controller):
                     )
                 message = f"The {admin.name} “{label}” was changed." if changes else f"No changes to “{label}”."
                 if fragment:
-                    obj = await get_object(admin, db_session, pk)
+                    await _reload_changed_relations(db_session, admin, obj, changes)
                     context = {"obj": obj, "messages": [msg(message)], "oob": True}
                     return render(request, "_row.html", context, admin=admin)
                 if "_continue" in posted:
@@ -318,7 +319,9 @@ class AdminController(Controller):
                 return redirect_with_message(request, admin.list_url, message)
         # Refused or stale: read the record afresh (a failed flush was rolled back) and show the form again.
         obj = await get_object(admin, db_session, pk, for_form=True)
-        await forms.load_choices(db_session, form, site.label, admin.inline_editable if fragment else None)
+        await forms.load_choices(
+            db_session, form, site.label, site.relation_sizes, admin.inline_editable if fragment else None
+        )
         context: dict[str, Any] = {"form": form, "obj": obj, "pk": key, "version": admin.version_token(obj)}
         status, headers = 422, {}
         if outcome == "conflict":
@@ -431,6 +434,17 @@ def _keep_own_session(request: AnyRequest, obj: Any) -> None:
     current = account_of(request)
     if isinstance(obj, AdminAccount) and current is not None and current.id == obj.id:
         request.session[EPOCH_KEY] = obj.session_epoch
+
+
+async def _reload_changed_relations(
+    session: AsyncSession, admin: ModelAdmin, obj: Any, changes: dict[str, Any]
+) -> None:
+    """After a write the record in memory is current, except a many-to-one whose key changed: reload that one."""
+    stale = [
+        f.relationship for f in admin.list_fields if f.kind is Kind.FOREIGN_KEY and f.relationship and f.name in changes
+    ]
+    if stale:
+        await session.refresh(obj, attribute_names=stale)
 
 
 RELATED_ROWS = 20
