@@ -13,7 +13,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Response, Template
 from litestar.stores.base import Store
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -33,6 +33,12 @@ PUBLIC = "admin_public"
 ACTION = "admin_action"
 
 
+# Built once: SQLAlchemy reuses its compiled form on every request.
+ACCOUNT_WITH_PERMISSIONS = (
+    select(AdminAccount).where(AdminAccount.id == bindparam("id")).options(joinedload(AdminAccount.permissions))
+)
+
+
 def session_of(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncSession:
     """The request's own database session, the one advanced-alchemy later injects into the handler."""
     config = connection.app.state.admin_site.db_config
@@ -46,8 +52,7 @@ async def load_account(connection: ASGIConnection[Any, Any, Any, Any]) -> AdminA
     if not isinstance(account_id, int):
         return None
     db = session_of(connection)
-    statement = select(AdminAccount).where(AdminAccount.id == account_id).options(joinedload(AdminAccount.permissions))
-    account = (await db.execute(statement)).unique().scalar_one_or_none()
+    account = (await db.execute(ACCOUNT_WITH_PERMISSIONS, {"id": account_id})).unique().scalar_one_or_none()
     if account is None or not account.is_active or account.session_epoch != session_data.get(EPOCH_KEY):
         return None
     # Detached, so a rollback later in the request (a refused write) cannot expire who is signed in.

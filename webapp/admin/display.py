@@ -50,8 +50,20 @@ def cell(site: Any, field: Field, obj: Any, *, truncate: bool = False) -> Markup
         return Markup(EMPTY) if related is None else _link(site, related)
     if field.kind is Kind.MANY_TO_MANY:
         items = getattr(obj, field.name)
-        return Markup(", ").join(_link(site, o) for o in items) if items else Markup(EMPTY)
+        return Markup(", ".join([_link(site, o) for o in items])) if items else Markup(EMPTY)
     return escape(display(field, obj, truncate=truncate))
+
+
+def row_cells(site: Any, admin: Any, obj: Any) -> Markup:
+    """The value cells of one list row, the first linking to the record: one call per row instead of a
+    template loop with a call per cell (a page has 50 rows of several cells each)."""
+    cells = []
+    for index, field in enumerate(admin.list_fields):
+        content = cell(site, field, obj, truncate=True)
+        if index == 0:
+            content = f'<a href="{escape(admin.url(admin.pk_of(obj)))}">{content}</a>'
+        cells.append(f"<td>{content}</td>")
+    return Markup("\n".join(cells))
 
 
 def _link(site: Any, obj: Any) -> Markup:

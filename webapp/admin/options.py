@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
-from sqlalchemy import inspect
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import RelationshipDirection, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
@@ -224,6 +224,16 @@ class ModelAdmin:
         """One SELECT ... IN per relation shown, whatever the number of rows."""
         names = sorted({f.relationship for f in fields if f.relationship})
         return [selectinload(getattr(self.model, name)) for name in names]
+
+    @cached_property
+    def one_row_statements(self) -> dict[bool, Select[Any]]:
+        """The record by key with the relations its row (False) or its form (True) shows, built once:
+        SQLAlchemy then reuses the compiled statement instead of rebuilding it on every request."""
+        by_key = self.pk_column == bindparam("pk")
+        return {
+            for_form: select(self.model).where(by_key).options(*self.relation_loaders(shown))
+            for for_form, shown in ((False, self.list_fields), (True, self.detail_fields))
+        }
 
     def bulk_actions(self, account: Any) -> list[tuple[str, str]]:
         """(value, label) of the bulk actions this account may run on this model's rows."""

@@ -24,7 +24,7 @@ from litestar.template.config import TemplateConfig
 from webapp.admin.accounts import AccountAdmin, admin_group, sync_permissions_on_startup
 from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.bulk import BulkController
-from webapp.admin.display import cell, display
+from webapp.admin.display import cell, display, row_cells
 from webapp.admin.errors import EXCEPTION_HANDLERS
 from webapp.admin.fields import Kind
 from webapp.admin.history import HistoryController
@@ -39,7 +39,12 @@ HTMX_VERSION = "2.0.11"
 def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(
-        admin_display=display, admin_cell=cell, Kind=Kind, PER_PAGE_CHOICES=PER_PAGE_CHOICES, HTMX_VERSION=HTMX_VERSION
+        admin_display=display,
+        admin_cell=cell,
+        admin_row_cells=row_cells,
+        Kind=Kind,
+        PER_PAGE_CHOICES=PER_PAGE_CHOICES,
+        HTMX_VERSION=HTMX_VERSION,
     )
     env.filters["first_template"] = lambda names: env.select_template(names)
     env.trim_blocks = True

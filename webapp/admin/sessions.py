@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
@@ -17,7 +18,7 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from webapp.admin.models import AdminStoreEntry
 from webapp.db import write_intent
@@ -76,18 +77,20 @@ class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
             reads[key] = value
         return value
 
+    @cached_property
+    def _read_statement(self) -> Select[Any]:
+        entry = self._model
+        return select(entry.value).where(
+            entry.key == bindparam("key"),
+            entry.namespace == bindparam("namespace"),
+            entry.expires_at.is_(None) | (entry.expires_at > bindparam("now")),
+        )
+
     async def _get_in_request(self, scope: Scope, key: str) -> bytes | None:
         session = self._config.provide_session(scope["app"].state, scope)
         db_key, db_namespace = self._make_key(key)
-        entry = self._model
-        now = datetime.now(UTC)
-        value = await session.scalar(
-            select(entry.value).where(
-                entry.key == db_key,
-                entry.namespace == db_namespace,
-                entry.expires_at.is_(None) | (entry.expires_at > now),
-            )
-        )
+        parameters = {"key": db_key, "namespace": db_namespace, "now": datetime.now(UTC)}
+        value = await session.scalar(self._read_statement, parameters)
         return self._decode_base64_value(value, session.bind.dialect.name) if value else None
 
     async def delete(self, key: str) -> None:

@@ -10,7 +10,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from advanced_alchemy.exceptions import NotFoundError, RepositoryError
+from advanced_alchemy.exceptions import RepositoryError
 from litestar import Controller, Request, delete, get, post, route
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
@@ -61,13 +61,12 @@ async def get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, f
     pk = admin.parse_pk(raw_pk)
     if pk is None:
         raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.")
-    shown = admin.detail_fields if for_form else admin.list_fields
-    try:
-        return await admin.service(session).get(
-            pk, load=admin.relation_loaders(shown), execution_options={"populate_existing": True}
-        )
-    except NotFoundError:
-        raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.") from None
+    statement = admin.one_row_statements[for_form]
+    result = await session.execute(statement, {"pk": pk}, execution_options={"populate_existing": True})
+    obj = result.scalar_one_or_none()
+    if obj is None:
+        raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.")
+    return obj
 
 
 async def _flush(admin: ModelAdmin, session: AsyncSession, obj: Any, form: forms.BoundForm, *, creating: bool) -> str:
