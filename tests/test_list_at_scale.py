@@ -207,3 +207,31 @@ async def test_relations_above_the_threshold_become_an_autocomplete(browser, dem
     assert f'<input type="hidden" name="owner_id" value="{demo.ada.id}" id="field-owner_id-value">' in big
     assert 'hx-get="/admin/user/lookup"' in big and 'value="ada"' in big
     assert '<select id="field-tags"' in big, "tags stay a select: there are few"
+
+
+def _choice_counts(html: str) -> dict[str, str]:
+    return dict(re.findall(r'status=(\w+)[^"]*"[^>]*>\w+</a>\s*<span class="count">([\d,+]+)</span>', html))
+
+
+async def test_choice_counts_are_the_same_counted_in_one_pass_or_one_by_one(browser, many):
+    # No status filter in use and a small view: one pass over the matching rows.
+    with count_statements() as one_pass:
+        searched = (await browser.open("/admin/item/?q=widget")).text
+    assert _choice_counts(searched) == {"draft": "20", "active": "20", "archived": "20"}
+    assert any("CASE WHEN" in s for s in one_pass)
+    # The status filter in use: its choices are counted one by one, without it, so the others stay visible.
+    filtered = (await browser.open("/admin/item/?q=widget&status=active")).text
+    assert _choice_counts(filtered) == {"draft": "20", "active": "20", "archived": "20"}
+    narrowed = (await browser.open("/admin/item/?q=widget 0")).text  # Widget 00 … Widget 09
+    assert _choice_counts(narrowed) == {"draft": "4", "active": "3", "archived": "3"}
+
+
+async def test_choice_counts_over_the_cap_say_so(browser, many, monkeypatch):
+    from webapp.admin import filters
+
+    monkeypatch.setattr(listing, "COUNT_CAP", 15)
+    monkeypatch.setattr(filters, "COUNT_CAP", 15)
+    page = (await browser.open("/admin/item/?q=widget")).text
+    assert _choice_counts(page) == {"draft": "15+", "active": "15+", "archived": "15+"}
+    few = (await browser.open("/admin/item/?q=widget 0")).text
+    assert _choice_counts(few) == {"draft": "4", "active": "3", "archived": "3"}

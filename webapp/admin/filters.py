@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from litestar.exceptions import HTTPException
-from sqlalchemy import ColumnElement, Select, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.util import ClauseAdapter
 
 from webapp.admin.fields import Field, FieldError, Kind
 
@@ -43,6 +44,7 @@ class Option:
     label: str
     selected: bool
     count: int | None = None
+    more: bool = False  # more rows than COUNT_CAP: shown as "10,000+"
 
 
 @dataclass
@@ -175,11 +177,17 @@ async def sidebar(
     params: Mapping[str, str],
     base_without: Callable[[Field], Select[Any]],
     label: Any,
+    exact_view: Select[Any] | None = None,
 ) -> list[ActiveFilter]:
     """Every filter with its current values; choices get their (capped) counts in one statement, each within
-    the search and the other filters (what choosing it would show)."""
+    the search and the other filters (what choosing it would show).
+
+    `exact_view` is the list's own statement when it matched at most COUNT_CAP rows: the choices of a filter
+    not in use are then counted over those rows in one pass, instead of one capped count per choice.
+    """
     out: list[ActiveFilter] = []
-    counted: list[tuple[Select[Any], Option, ColumnElement[bool]]] = []
+    in_view: list[tuple[Option, ColumnElement[bool], Any]] = []
+    capped: list[tuple[Select[Any], Option, ColumnElement[bool]]] = []
     for f in fields:
         values = {name: params.get(name, "") for name in param_names(f)}
         active = ActiveFilter(f, values)
@@ -192,16 +200,21 @@ async def sidebar(
             choices = [(text, text, column == f.parse(text)) for text in f.enum_values]
         else:
             choices = []
-        base = base_without(f) if choices else None
+        # Without its own filter in use, a field's choices split exactly the rows the list shows.
+        within_view = exact_view is not None and not any(values.values())
+        base = base_without(f) if choices and not within_view else None
         for value, text, condition in choices:
             option = Option(value, text, selected=values[f.name] == value)
             active.options.append(option)
-            counted.append((base, option, condition))
+            if within_view:
+                in_view.append((option, condition, column))
+            else:
+                capped.append((base, option, condition))
         if f.kind is Kind.FOREIGN_KEY and values[f.name]:
             active.selected_label = await _related_label(session, f, values[f.name], label)
         out.append(active)
-    if counted:
-        await _count_options(session, counted)
+    if in_view or capped:
+        await _count_options(session, in_view, capped, exact_view)
     return out
 
 
@@ -220,17 +233,34 @@ async def _related_label(session: AsyncSession, f: Field, raw: str, label: Any) 
     return label(related) if related is not None else f"#{raw} (not found)"
 
 
-async def _count_options(session: AsyncSession, counted: list[tuple[Any, Option, ColumnElement[bool]]]) -> None:
-    """Each option's row count, capped so that a big table costs the same as a small one."""
-    parts = []
-    for index, (base, _option, condition) in enumerate(counted):
-        capped = (
+async def _count_options(
+    session: AsyncSession,
+    in_view: list[tuple[Option, ColumnElement[bool], Any]],
+    capped: list[tuple[Any, Option, ColumnElement[bool]]],
+    view: Select[Any] | None,
+) -> None:
+    """Each option's row count in one statement: options within the list's own (exact) rows are summed over
+    one pass of those rows; the others are counted one by one, capped so a big table costs as a small one."""
+    columns: list[Any] = []
+    rows = None
+    if in_view and view is not None:
+        needed = list({id(column): column for _option, _condition, column in in_view}.values())
+        rows = view.with_only_columns(*needed).order_by(None).limit(COUNT_CAP + 1).subquery()
+        adapt = ClauseAdapter(rows).traverse
+        columns += [func.coalesce(func.sum(case((adapt(condition), 1), else_=0)), 0) for _o, condition, _c in in_view]
+    for base, _option, condition in capped:
+        matching = (
             base.where(condition)
             .with_only_columns(literal(1), maintain_column_froms=True)
+            .order_by(None)
             .limit(COUNT_CAP + 1)
             .subquery()
         )
-        parts.append(select(literal(index).label("i"), func.count().label("n")).select_from(capped))
-    rows = (await session.execute(union_all(*parts))).all()
-    for index, n in rows:
-        counted[index][1].count = n
+        columns.append(select(func.count()).select_from(matching).scalar_subquery())
+    statement = select(*columns)
+    if rows is not None:
+        statement = statement.select_from(rows)
+    counts = (await session.execute(statement)).one()
+    options = [option for option, _condition, _column in in_view] + [option for _base, option, _c in capped]
+    for option, n in zip(options, counts, strict=True):
+        option.count, option.more = min(int(n), COUNT_CAP), int(n) > COUNT_CAP

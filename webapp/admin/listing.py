@@ -120,33 +120,37 @@ def search_conditions(admin: ModelAdmin, q: str, dialect: str = "") -> list[Colu
     if not q or not admin.search_targets:
         return []
     pattern = f"%{_escape_like(q)}%"
-    use_fts = (
-        dialect == "sqlite" and admin.sqlite_fts_table and len(q) >= MIN_INDEXED_TERM and not set(q) & {"%", "_", "\\"}
-    )
-    clauses: list[ColumnElement[bool]] = []
+    use_fts = dialect == "sqlite" and admin.sqlite_fts_table and len(q) >= MIN_INDEXED_TERM
+    # One set of keys per searched column, united: an OR across them would stop PostgreSQL (and SQLite) from
+    # using each column's own index, and scan the table instead.
+    key_sets: list[Any] = []
     fts_columns: list[str] = []
     for target in admin.search_targets:
         if target.relationship is None:
             if use_fts and target.column.name in admin.sqlite_fts_columns:
                 fts_columns.append(target.column.name)
                 continue
-            clauses.append(target.column.ilike(pattern, escape="\\"))
+            key_sets.append(select(admin.pk_column).where(target.column.ilike(pattern, escape="\\")))
         else:
             rel = target.relationship
             (local,) = rel.local_columns
             (remote_pk,) = inspect(rel.mapper.class_).primary_key
             matching = select(remote_pk).where(target.column.ilike(pattern, escape="\\"))
-            clauses.append(getattr(admin.model, inspect(admin.model).get_property_by_column(local).key).in_(matching))
+            foreign_key = getattr(admin.model, inspect(admin.model).get_property_by_column(local).key)
+            key_sets.append(select(admin.pk_column).where(foreign_key.in_(matching)))
     if fts_columns:
-        likes = " OR ".join(f'"{name}" LIKE :fts_term' for name in fts_columns)
-        fts = text(f'SELECT rowid FROM "{admin.sqlite_fts_table}" WHERE {likes}').bindparams(fts_term=f"%{q}%")
-        clauses.append(admin.pk_column.in_(fts.columns(literal_column("rowid"))))
-    if len(clauses) == 1:
-        return clauses
-    # One key set per searched column, united: an OR across them would stop PostgreSQL (and SQLite) from
-    # using each column's own index, and scan the table instead.
-    branches = [select(admin.pk_column).where(clause) for clause in clauses]
-    return [admin.pk_column.in_(union(*branches))]
+        key_sets.append(_fts_keys(admin.sqlite_fts_table, fts_columns, q))
+    return [admin.pk_column.in_(key_sets[0] if len(key_sets) == 1 else union(*key_sets))]
+
+
+def _fts_keys(table: str, columns: list[str], q: str) -> Any:
+    """Rows whose columns contain `q`, from the FTS5 trigram index alone: a quoted phrase of 3 or more
+    characters is a case-insensitive substring match there, with nothing special about % or _. (LIKE on the
+    FTS table would re-read every candidate row from the content table to check it.)"""
+    phrase = '"' + q.replace('"', '""') + '"'
+    names = " ".join(f'"{name}"' for name in columns)
+    statement = text(f'SELECT rowid FROM "{table}" WHERE "{table}" MATCH :fts_query')
+    return statement.bindparams(fts_query=f"{{{names}}} : {phrase}").columns(literal_column("rowid"))
 
 
 # -- ordering -----------------------------------------------------------------------------------------------
@@ -370,5 +374,7 @@ async def fetch_page(admin: ModelAdmin, session: AsyncSession, query: ListQuery,
         names = set(list_filters.param_names(f))
         return base_statement(admin, query.q, {k: v for k, v in query.filters if k not in names}, dialect)
 
-    page.filters = await list_filters.sidebar(session, admin.filter_fields, query.filter_dict, without, label)
+    page.filters = await list_filters.sidebar(
+        session, admin.filter_fields, query.filter_dict, without, label, exact_view=base if exact else None
+    )
     return page

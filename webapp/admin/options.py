@@ -18,7 +18,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import RelationshipDirection, selectinload
+from sqlalchemy.orm import RelationshipDirection, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin.fields import Field, Kind, humanize, introspect
@@ -221,9 +221,13 @@ class ModelAdmin:
         return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]
 
     def relation_loaders(self, fields: Sequence[Field]) -> list[LoaderOption]:
-        """One SELECT ... IN per relation shown, whatever the number of rows."""
+        """Relations shown, loaded up front whatever the number of rows: a many-to-one joined into the same
+        SELECT (one row each, and no list of keys to bind), a collection by one SELECT ... IN."""
         names = sorted({f.relationship for f in fields if f.relationship})
-        return [selectinload(getattr(self.model, name)) for name in names]
+        relationships = inspect(self.model).relationships
+        return [
+            (selectinload if relationships[name].uselist else joinedload)(getattr(self.model, name)) for name in names
+        ]
 
     @cached_property
     def one_row_statements(self) -> dict[bool, Select[Any]]:
