@@ -353,7 +353,16 @@ async def fetch_page(admin: ModelAdmin, session: AsyncSession, query: ListQuery,
             page_number = max(1, math.ceil(total / per_page))
             query = replace(query, page=page_number)
         offset = (page_number - 1) * per_page
-        rows = await run(statement.order_by(*order_clauses(parts)).offset(offset).limit(per_page + 1))
+        ordered = statement.order_by(*order_clauses(parts))
+        if offset:
+            # A deep page skips rows by key alone (an index walk: no row reads, no joins per skipped row),
+            # then reads just its own rows.
+            keys = ordered.with_only_columns(admin.pk_column, maintain_column_froms=True).offset(offset)
+            page_rows = select(admin.model)
+            for join in joins:
+                page_rows = page_rows.outerjoin(join)
+            ordered = page_rows.where(admin.pk_column.in_(keys.limit(per_page + 1))).order_by(*order_clauses(parts))
+        rows = await run(ordered.limit(per_page + 1))
         has_next, has_prev = len(rows) > per_page, page_number > 1
         rows = rows[:per_page]
     page = Page(
