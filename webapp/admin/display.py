@@ -63,7 +63,7 @@ def row_cells(site: Any, admin: Any, obj: Any) -> Markup:
         if index == 0:
             content = f'<a href="{escape(admin.url(admin.pk_of(obj)))}">{content}</a>'
         cells.append(f"<td>{content}</td>")
-    return Markup("\n".join(cells))
+    return Markup("".join(cells))
 
 
 def _link(site: Any, obj: Any) -> Markup:
