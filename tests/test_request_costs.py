@@ -4,12 +4,14 @@ per update, and relation widgets do not re-read what the record already loaded."
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import delete, select
 
 from tests.conftest import count_statements
-from webapp.admin.forms import SELECT_LIMIT
+from webapp.admin.fields import introspect
+from webapp.admin.forms import SELECT_LIMIT, RelationSizes, instance_form, load_choices
 from webapp.demo.models import Item, User
 
 pytestmark = pytest.mark.anyio
@@ -85,3 +87,19 @@ async def test_a_related_table_found_big_keeps_its_autocomplete_until_it_is_meas
     page = (await browser.open("/admin/item/new")).text
     assert '<select id="field-owner_id" name="owner_id"' in page
     assert f'<option value="{demo.alan.id}">alan</option>' in page
+
+
+async def test_a_chosen_row_expired_by_a_rollback_is_read_again_not_lazily(db, demo):
+    """After a refused write the session's rows are expired; the autocomplete's label must not touch them."""
+    sizes = RelationSizes()
+    sizes.found_big(User)
+    owner = introspect(Item)["owner_id"]
+    form = instance_form([owner], SimpleNamespace(owner_id=demo.ada.id))
+    async with db() as session:
+        ada = await session.get(User, demo.ada.id)  # held, as a request holds the rows it loaded
+        await session.rollback()  # expires every row in the session, the owner included
+        with count_statements() as statements:
+            await load_choices(session, form, lambda row: row.username, sizes)
+        assert ada.username == "ada"
+    assert form.lookups["owner_id"] == [(str(demo.ada.id), "ada")]
+    assert len(_touching(statements, "user_account")) == 1

@@ -185,10 +185,17 @@ async def _chosen_rows(session: AsyncSession, f: Field, form: BoundForm) -> list
             keys.append(f.parse(raw) if f.kind is Kind.FOREIGN_KEY else f.parse([raw])[0])
         except FieldError:
             continue
-    known = {key: session.identity_map.get(identity_key(f.related_model, key)) for key in keys}
+    known = {key: _loaded(session, f.related_model, key) for key in keys}
     missing = [key for key, row in known.items() if row is None]
     if missing:
         (pk_column,) = inspect(f.related_model).primary_key
         for row in (await session.execute(select(f.related_model).where(pk_column.in_(missing)))).scalars():
             known[inspect(row).identity[0]] = row
     return [(key, row) for key, row in known.items() if row is not None]
+
+
+def _loaded(session: AsyncSession, model: type, key: Any) -> Any:
+    """The row from the session if it is there with its values (a rollback expires them: reading one then
+    would need a query the async session cannot make implicitly)."""
+    row = session.identity_map.get(identity_key(model, key))
+    return row if row is not None and not inspect(row).expired_attributes else None
