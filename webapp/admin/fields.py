@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from advanced_alchemy.types import GUID, PasswordHash
@@ -184,6 +185,11 @@ class Field:
             return {}
         return dict(zip(self.enum_values, self.enum_class, strict=False))
 
+    @cached_property
+    def _enum_text(self) -> dict[Any, str]:
+        # Built once per field: every list cell, form and exported row of an enum column reads it.
+        return {member: text for text, member in self._enum_by_text().items()}
+
     def _parse_key(self, text: str) -> Any:
         """Parse a related row's primary key as its column type; existence is checked by the form."""
         pk_type = _related_pk_python_type(self.related_model)
@@ -286,8 +292,7 @@ class Field:
         if value is None:
             return ""
         if isinstance(value, enum.Enum):
-            by_member = {member: text for text, member in self._enum_by_text().items()}
-            return by_member.get(value, str(value.value))
+            return self._enum_text.get(value, str(value.value))
         if self.kind is Kind.BOOLEAN or self.kind is Kind.NULLABLE_BOOLEAN:
             return "true" if value else "false"
         if self.kind is Kind.DATETIME and isinstance(value, datetime):
