@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import insert
 
 from tests.conftest import count_statements
@@ -246,3 +248,15 @@ async def test_numbered_pages_split_one_ordering_without_repeats_or_gaps(browser
     for number in (1, 2, 3, 4, 5, 6, 7):
         paged += _ids((await browser.open(f"/admin/item/?sort={sort}&per_page=10&page={number}")).text)
     assert len(whole) == 62 and paged == whole
+
+
+@pytest.mark.parametrize("term", ['"quoted"', "star*", "col:on", "{brace}", "NEAR(x)", "OR AND"])
+async def test_search_terms_with_full_text_syntax_are_matched_literally(browser, demo, db, term):
+    """SQLite's full-text index reads its own query language; a typed term must stay a plain substring."""
+    async with db() as session:
+        session.add(Item(name=f"Odd {term} name", price=Decimal(1), owner_id=demo.ada.id))
+        session.add(Item(name="Odd plain name", price=Decimal(1), owner_id=demo.ada.id))
+        await session.commit()
+    page = await browser.open(f"/admin/item/?q={quote(term)}")
+    assert page.status_code == 200
+    assert f"Odd {escape(term)} name" in page.text and "Odd plain name" not in page.text
