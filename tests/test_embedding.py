@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 from litestar.testing import AsyncTestClient
 from sqlalchemy import MetaData, String, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -43,13 +46,17 @@ class GadgetAdmin(ModelAdmin, model=Gadget):
     labels = {"code": "Gadget code"}
 
 
+ROW_OVERRIDE = """<tr id="{{ admin.dom_id(obj) }}" class="host-gadget-row">{{ admin_row_cells(site, admin, obj) }}\
+<td>weighed {{ obj.weight }}</td></tr>{% if oob %}{% include "admin/_messages_oob.html" %}{% endif %}"""
+
+
 @get("/hello")
 async def hello() -> str:
     return "the host app's own route"
 
 
 @pytest.fixture
-async def host_client(database_url: str) -> AsyncIterator[Admin]:
+async def host_client(database_url: str, tmp_path: Path) -> AsyncIterator[Admin]:
     engine = create_async_engine(database_url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
@@ -65,11 +72,17 @@ async def host_client(database_url: str) -> AsyncIterator[Admin]:
     async def dispose() -> None:
         await db.get_engine().dispose()
 
+    # The host's own templates, where a per-model row template overrides the admin's row for gadgets only.
+    overrides = tmp_path / "admin" / "gadget"
+    overrides.mkdir(parents=True)
+    (overrides / "_row.html").write_text(ROW_OVERRIDE)
+
     app = Litestar(
         route_handlers=[hello],
         plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([GadgetAdmin, Widget], path="/backoffice", title="Host")],
         middleware=[CookieBackendConfig(secret=SECRET).middleware],
         csrf_config=CSRFConfig(secret="host-secret"),
+        template_config=TemplateConfig(directory=tmp_path, engine=JinjaTemplateEngine),
         on_shutdown=[dispose],
     )
     async with AsyncTestClient(app=app) as client:
@@ -115,3 +128,18 @@ def test_the_plugin_refuses_an_app_without_sessions():
 
     with pytest.raises(ImproperlyConfiguredException, match="session middleware"):
         Litestar(plugins=[AdminPlugin([Widget])])
+
+
+async def test_a_per_model_row_template_draws_that_models_rows_on_the_page_and_in_fragments(host_client):
+    for code in ("G-1", "G-2"):
+        assert (await host_client.submit("/backoffice/gadget/", {"code": code, "weight": "2.5"})).status_code == 303
+    assert (await host_client.submit("/backoffice/widget/", {"label": "plain"})).status_code == 303
+    gadgets = await host_client.open("/backoffice/gadget/")
+    assert gadgets.text.count('class="host-gadget-row"') == 2
+    assert gadgets.text.count("weighed 2.5") == 2
+    assert ">G-1</a></td>" in gadgets.text
+    widgets = await host_client.open("/backoffice/widget/")
+    assert "host-gadget-row" not in widgets.text and "<td>plain</td>" in widgets.text
+    # The row a htmx request gets back (after an inline edit, or on Cancel) is drawn by the same override.
+    row = await host_client.open("/backoffice/gadget/1", HX_Request="true")
+    assert row.text.startswith('<tr id="gadget-1" class="host-gadget-row">') and "weighed 2.5" in row.text

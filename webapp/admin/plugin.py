@@ -24,7 +24,7 @@ from litestar.template.config import TemplateConfig
 from webapp.admin.accounts import AccountAdmin, admin_group, sync_permissions_on_startup
 from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.bulk import BulkController
-from webapp.admin.display import cell, display, row_cells
+from webapp.admin.display import cell, display, row, row_cells, rows
 from webapp.admin.errors import EXCEPTION_HANDLERS
 from webapp.admin.fields import Kind
 from webapp.admin.history import HistoryController
@@ -42,6 +42,8 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
         admin_display=display,
         admin_cell=cell,
         admin_row_cells=row_cells,
+        admin_row=row,
+        admin_rows=rows,
         Kind=Kind,
         PER_PAGE_CHOICES=PER_PAGE_CHOICES,
         HTMX_VERSION=HTMX_VERSION,
