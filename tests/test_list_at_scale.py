@@ -260,3 +260,35 @@ async def test_search_terms_with_full_text_syntax_are_matched_literally(browser,
     page = await browser.open(f"/admin/item/?q={quote(term)}")
     assert page.status_code == 200
     assert f"Odd {escape(term)} name" in page.text and "Odd plain name" not in page.text
+
+
+async def test_a_list_counts_its_rows_and_choices_in_one_statement_until_its_table_is_found_big(
+    browser, many, db, monkeypatch
+):
+    from sqlalchemy import func, select
+
+    from webapp.admin import filters
+
+    async with db() as session:
+        by_status = dict((await session.execute(select(Item.status, func.count()).group_by(Item.status))).all())
+    expected = {status.value: str(by_status.get(status, 0)) for status in Status}
+    sizes = browser.client.app.state.admin_site.table_sizes
+    with count_statements() as small:
+        page = (await browser.open("/admin/item/")).text
+    counting = [s for s in small if "count(" in s.lower()]
+    assert len(counting) == 1 and "CASE WHEN" in counting[0], "the count and the choice counts, together"
+    assert _choice_counts(page) == expected and f">{sum(by_status.values())}</span> items" in page
+
+    monkeypatch.setattr(listing, "COUNT_CAP", 15)
+    monkeypatch.setattr(filters, "COUNT_CAP", 15)
+    with count_statements() as first_big:
+        page = (await browser.open("/admin/item/")).text
+    # Over the cap, the sums over the first rows say nothing of the table: each choice is counted again.
+    assert _choice_counts(page) == {status: "15+" for status in expected}
+    assert sizes.more_than(Item, 15) and not sizes.more_than(Item, 16)
+    with count_statements() as known_big:
+        page = (await browser.open("/admin/item/")).text
+    assert _choice_counts(page) == {status: "15+" for status in expected}
+    assert len(known_big) == len(first_big)
+    assert "CASE WHEN" in [s for s in first_big if "count(" in s.lower()][0]
+    assert "CASE WHEN" not in [s for s in known_big if "count(" in s.lower()][0], "known big: counted alone"

@@ -11,7 +11,8 @@ from sqlalchemy import delete, select
 
 from tests.conftest import count_statements
 from webapp.admin.fields import introspect
-from webapp.admin.forms import SELECT_LIMIT, RelationSizes, instance_form, load_choices
+from webapp.admin.forms import SELECT_LIMIT, instance_form, load_choices
+from webapp.admin.sizes import TableSizes
 from webapp.demo.models import Item, User
 
 pytestmark = pytest.mark.anyio
@@ -71,7 +72,7 @@ async def test_the_edit_form_takes_the_owner_label_from_the_loaded_record(browse
 
 
 async def test_a_related_table_found_big_keeps_its_autocomplete_until_it_is_measured_again(browser, demo, db):
-    sizes = browser.client.app.state.admin_site.relation_sizes
+    sizes = browser.client.app.state.admin_site.table_sizes
     await _add_users(db, SELECT_LIMIT + 1)
     assert 'hx-get="/admin/user/lookup"' in (await browser.open("/admin/item/new")).text
     async with db() as session:
@@ -91,8 +92,8 @@ async def test_a_related_table_found_big_keeps_its_autocomplete_until_it_is_meas
 
 async def test_a_chosen_row_expired_by_a_rollback_is_read_again_not_lazily(db, demo):
     """After a refused write the session's rows are expired; the autocomplete's label must not touch them."""
-    sizes = RelationSizes()
-    sizes.found_big(User)
+    sizes = TableSizes()
+    sizes.found_more_than(User, SELECT_LIMIT)
     owner = introspect(Item)["owner_id"]
     form = instance_form([owner], SimpleNamespace(owner_id=demo.ada.id))
     async with db() as session:

@@ -6,14 +6,14 @@ with `__gte` / `__lte` suffixes (`price__gte=10`, `created_at__lte=2026-01-31`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from litestar.exceptions import HTTPException
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -171,23 +171,28 @@ def check_unknown(
             raise BadFilter(detail=f"There is no filter “{param}” here.")
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One option of a choice filter still to be counted: the rows it would show."""
+
+    option: Option
+    condition: ColumnElement[bool]
+    column: Any
+    # The list without this option's own filter, when that filter is in use; None: the list itself.
+    base: Select[Any] | None
+
+
 async def sidebar(
     session: AsyncSession,
     fields: list[Field],
     params: Mapping[str, str],
     base_without: Callable[[Field], Select[Any]],
     label: Any,
-    exact_view: Select[Any] | None = None,
-) -> list[ActiveFilter]:
-    """Every filter with its current values; choices get their (capped) counts in one statement, each within
-    the search and the other filters (what choosing it would show).
-
-    `exact_view` is the list's own statement when it matched at most COUNT_CAP rows: the choices of a filter
-    not in use are then counted over those rows in one pass, instead of one capped count per choice.
-    """
+) -> tuple[list[ActiveFilter], list[Choice]]:
+    """Every filter with its current values, and the choices whose counts are still to be taken, each within
+    the search and the other filters (what choosing it would show): see `count_columns`."""
     out: list[ActiveFilter] = []
-    in_view: list[tuple[Option, ColumnElement[bool], Any]] = []
-    capped: list[tuple[Select[Any], Option, ColumnElement[bool]]] = []
+    pending: list[Choice] = []
     for f in fields:
         values = {name: params.get(name, "") for name in param_names(f)}
         active = ActiveFilter(f, values)
@@ -200,22 +205,56 @@ async def sidebar(
             choices = [(text, text, column == f.parse(text)) for text in f.enum_values]
         else:
             choices = []
-        # Without its own filter in use, a field's choices split exactly the rows the list shows.
-        within_view = exact_view is not None and not any(values.values())
-        base = base_without(f) if choices and not within_view else None
+        base = base_without(f) if choices and any(values.values()) else None
         for value, text, condition in choices:
             option = Option(value, text, selected=values[f.name] == value)
             active.options.append(option)
-            if within_view:
-                in_view.append((option, condition, column))
-            else:
-                capped.append((base, option, condition))
+            pending.append(Choice(option, condition, column, base))
         if f.kind is Kind.FOREIGN_KEY and values[f.name]:
             active.selected_label = await _related_label(session, f, values[f.name], label)
         out.append(active)
-    if in_view or capped:
-        await _count_options(session, in_view, capped, exact_view)
-    return out
+    return out, pending
+
+
+def view_rows(view: Select[Any], choices: list[Choice]) -> Subquery:
+    """The list's first COUNT_CAP + 1 rows, with the columns the choices of filters not in use test."""
+    needed = {id(c.column): c.column for c in choices if c.base is None} or {0: literal(1)}
+    return (
+        view.with_only_columns(*needed.values(), maintain_column_froms=True)
+        .order_by(None)
+        .limit(COUNT_CAP + 1)
+        .subquery()
+    )
+
+
+def count_columns(choices: list[Choice], view: Select[Any], rows: Subquery | None) -> list[Any]:
+    """One count per choice, capped so a big table costs as a small one.
+
+    `rows` is `view_rows(view, ...)` when the list matched at most COUNT_CAP rows: a filter not in use then
+    splits exactly those rows, so its choices are summed over them in one pass (select from `rows`). Otherwise
+    each choice is its own capped count.
+    """
+    adapt = ClauseAdapter(rows).traverse if rows is not None else None
+    columns: list[Any] = []
+    for choice in choices:
+        if adapt is not None and choice.base is None:
+            columns.append(func.coalesce(func.sum(case((adapt(choice.condition), 1), else_=0)), 0))
+            continue
+        matching = (
+            (choice.base if choice.base is not None else view)
+            .where(choice.condition)
+            .with_only_columns(literal(1), maintain_column_froms=True)
+            .order_by(None)
+            .limit(COUNT_CAP + 1)
+            .subquery()
+        )
+        columns.append(select(func.count()).select_from(matching).scalar_subquery())
+    return columns
+
+
+def set_counts(choices: list[Choice], counts: Sequence[Any]) -> None:
+    for choice, n in zip(choices, counts, strict=True):
+        choice.option.count, choice.option.more = min(int(n), COUNT_CAP), int(n) > COUNT_CAP
 
 
 def param_names(f: Field) -> list[str]:
@@ -231,36 +270,3 @@ async def _related_label(session: AsyncSession, f: Field, raw: str, label: Any) 
         return raw
     related = await session.get(f.related_model, key)
     return label(related) if related is not None else f"#{raw} (not found)"
-
-
-async def _count_options(
-    session: AsyncSession,
-    in_view: list[tuple[Option, ColumnElement[bool], Any]],
-    capped: list[tuple[Any, Option, ColumnElement[bool]]],
-    view: Select[Any] | None,
-) -> None:
-    """Each option's row count in one statement: options within the list's own (exact) rows are summed over
-    one pass of those rows; the others are counted one by one, capped so a big table costs as a small one."""
-    columns: list[Any] = []
-    rows = None
-    if in_view and view is not None:
-        needed = list({id(column): column for _option, _condition, column in in_view}.values())
-        rows = view.with_only_columns(*needed).order_by(None).limit(COUNT_CAP + 1).subquery()
-        adapt = ClauseAdapter(rows).traverse
-        columns += [func.coalesce(func.sum(case((adapt(condition), 1), else_=0)), 0) for _o, condition, _c in in_view]
-    for base, _option, condition in capped:
-        matching = (
-            base.where(condition)
-            .with_only_columns(literal(1), maintain_column_froms=True)
-            .order_by(None)
-            .limit(COUNT_CAP + 1)
-            .subquery()
-        )
-        columns.append(select(func.count()).select_from(matching).scalar_subquery())
-    statement = select(*columns)
-    if rows is not None:
-        statement = statement.select_from(rows)
-    counts = (await session.execute(statement)).one()
-    options = [option for option, _condition, _column in in_view] + [option for _base, option, _c in capped]
-    for option, n in zip(options, counts, strict=True):
-        option.count, option.more = min(int(n), COUNT_CAP), int(n) > COUNT_CAP

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from time import monotonic
 from typing import Any
 
 from sqlalchemy import inspect, select
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from webapp.admin.fields import Field, FieldError, Kind, RawValue
+from webapp.admin.sizes import TableSizes
 
 Posted = Mapping[str, RawValue]
 
@@ -129,34 +129,13 @@ def apply_values(obj: Any, fields: Sequence[Field], values: Mapping[str, Any]) -
 
 
 SELECT_LIMIT = 100
-BIG_TABLE_MEMORY = 60.0  # seconds
-
-
-class RelationSizes:
-    """Remembers for a while which related tables were found too big for a select.
-
-    A big table rarely shrinks below SELECT_LIMIT rows; until it is looked at again, its autocomplete needs
-    no query at all. Forgetting is harmless either way: a table is re-measured when its memory expires, and a
-    select never shows more than SELECT_LIMIT rows.
-    """
-
-    def __init__(self, memory: float = BIG_TABLE_MEMORY) -> None:
-        self.memory = memory
-        self._big: dict[type, float] = {}
-
-    def is_big(self, model: type) -> bool:
-        seen = self._big.get(model)
-        return seen is not None and monotonic() - seen < self.memory
-
-    def found_big(self, model: type) -> None:
-        self._big[model] = monotonic()
 
 
 async def load_choices(
     session: AsyncSession,
     form: BoundForm,
     label: Callable[[Any], str],
-    sizes: RelationSizes,
+    sizes: TableSizes,
     names: Iterable[str] | None = None,
 ) -> None:
     """Options for each relation: a select of every row when there are at most SELECT_LIMIT, else an
@@ -166,13 +145,13 @@ async def load_choices(
         if f.related_model is None or (wanted is not None and f.name not in wanted):
             continue
         (pk_column,) = inspect(f.related_model).primary_key
-        if not sizes.is_big(f.related_model):
+        if not sizes.more_than(f.related_model, SELECT_LIMIT):
             statement = select(f.related_model).order_by(pk_column).limit(SELECT_LIMIT + 1)
             rows = (await session.execute(statement)).scalars().all()
             if len(rows) <= SELECT_LIMIT:
                 form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
                 continue
-            sizes.found_big(f.related_model)
+            sizes.found_more_than(f.related_model, SELECT_LIMIT)
         form.lookups[f.name] = [(str(key), label(row)) for key, row in await _chosen_rows(session, f, form)]
 
 

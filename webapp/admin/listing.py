@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from webapp.admin import filters as list_filters
 from webapp.admin.fields import Field, Kind, to_json
 from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
+from webapp.admin.sizes import TableSizes
 
 MAX_PER_PAGE = max(PER_PAGE_CHOICES)
 MAX_SEARCH_LENGTH = 200
@@ -314,10 +315,32 @@ async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: s
     return f"{total:,}" if exact else f"{COUNT_CAP:,}+"
 
 
-async def fetch_page(admin: ModelAdmin, session: AsyncSession, query: ListQuery, label_column: Any, label: Any) -> Page:
+async def fetch_page(
+    admin: ModelAdmin, session: AsyncSession, query: ListQuery, label_column: Any, label: Any, sizes: TableSizes
+) -> Page:
     dialect = session.bind.dialect.name
     base = base_statement(admin, query.q, query.filter_dict, dialect)
-    total, exact = await capped_count(session, base)
+
+    def without(f: Field) -> Select[Any]:
+        names = set(list_filters.param_names(f))
+        return base_statement(admin, query.q, {k: v for k, v in query.filters if k not in names}, dialect)
+
+    filters, choices = await list_filters.sidebar(session, admin.filter_fields, query.filter_dict, without, label)
+    counted = False
+    if sizes.more_than(admin.model, COUNT_CAP):
+        total, exact = await capped_count(session, base)
+    else:
+        # A table not known to be big: one statement counts the list's rows and, over those same rows, its
+        # filter choices (right whenever the count is exact, which it is on a table this size).
+        rows = list_filters.view_rows(base, choices)
+        columns = [func.count(), *list_filters.count_columns(choices, base, rows)]
+        found, *counts = (await session.execute(select(*columns).select_from(rows))).one()
+        total, exact = min(found, COUNT_CAP), found <= COUNT_CAP
+        if exact:
+            list_filters.set_counts(choices, counts)
+            counted = True
+        else:
+            sizes.found_more_than(admin.model, COUNT_CAP)
     estimate = await _estimate(session, admin) if not exact and not query.q and not query.filters else None
     parts, joins = ordering(admin, query.sort, label_column)
     keyset = keyset_possible(parts)
@@ -379,11 +402,11 @@ async def fetch_page(admin: ModelAdmin, session: AsyncSession, query: ListQuery,
         page.next_cursor = encode_cursor(parts, rows[-1])
         page.prev_cursor = encode_cursor(parts, rows[0])
 
-    def without(f: Field) -> Select[Any]:
-        names = set(list_filters.param_names(f))
-        return base_statement(admin, query.q, {k: v for k, v in query.filters if k not in names}, dialect)
-
-    page.filters = await list_filters.sidebar(
-        session, admin.filter_fields, query.filter_dict, without, label, exact_view=base if exact else None
-    )
+    if choices and not counted:
+        rows = list_filters.view_rows(base, choices) if exact else None
+        statement = select(*list_filters.count_columns(choices, base, rows))
+        if rows is not None:
+            statement = statement.select_from(rows)
+        list_filters.set_counts(choices, (await session.execute(statement)).one())
+    page.filters = filters
     return page

@@ -8,8 +8,8 @@ from typing import Any
 from litestar.exceptions import NotFoundException
 
 from webapp.admin.fields import humanize
-from webapp.admin.forms import RelationSizes
 from webapp.admin.options import ModelAdmin
+from webapp.admin.sizes import TableSizes
 
 # Path segments the admin's own routes use right after its prefix.
 RESERVED_SLUGS = frozenset({"static", "login", "logout"})
@@ -26,7 +26,8 @@ class AdminSite:
         self.logout_url = f"{self.path}/logout"
         # The advanced-alchemy config whose sessions the admin uses; set when the plugin mounts.
         self.db_config: Any = None
-        self.relation_sizes = RelationSizes()
+        # Tables lately found big: their relation widgets are autocompletes, their list counts are capped.
+        self.table_sizes = TableSizes()
         self._by_slug: dict[str, ModelAdmin] = {}
         self._by_model: dict[type, ModelAdmin] = {}
         for view in views:

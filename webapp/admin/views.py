@@ -154,7 +154,9 @@ class AdminController(Controller):
     ) -> Template:
         admin = site.get(model)
         query = listing.ListQuery.parse(admin, request.query_params)
-        page = await listing.fetch_page(admin, db_session, query, site.related_label_column, site.label)
+        page = await listing.fetch_page(
+            admin, db_session, query, site.related_label_column, site.label, site.table_sizes
+        )
         context = {"page": page, "query": page.query, "date_presets": list_filters.presets(date.today())}
         if wants_fragment(request):
             return render(request, "_results.html", context, admin=admin)
@@ -172,7 +174,7 @@ class AdminController(Controller):
     ) -> Template:
         admin = site.get(model)
         form = forms.initial_form(admin.editable_fields)
-        await forms.load_choices(db_session, form, site.label, site.relation_sizes)
+        await forms.load_choices(db_session, form, site.label, site.table_sizes)
         context = {"form": form, "obj": None, "pk": None}
         return render(request, "_row_form.html" if wants_fragment(request) else "form.html", context, admin=admin)
 
@@ -193,7 +195,7 @@ class AdminController(Controller):
             outcome = await _flush(admin, db_session, obj, form, creating=True)
             if outcome == "ok":
                 return await self._created(request, site, db_session, admin, obj, posted)
-        await forms.load_choices(db_session, form, site.label, site.relation_sizes)
+        await forms.load_choices(db_session, form, site.label, site.table_sizes)
         name = "_row_form.html" if wants_fragment(request) else "form.html"
         return render(request, name, {"form": form, "obj": None, "pk": None}, admin=admin, status_code=422)
 
@@ -265,9 +267,9 @@ class AdminController(Controller):
         form = forms.instance_form(admin.editable_fields, obj)
         context = {"form": form, "obj": obj, "pk": admin.pk_of(obj), "version": admin.version_token(obj)}
         if wants_fragment(request):
-            await forms.load_choices(db_session, form, site.label, site.relation_sizes, admin.inline_editable)
+            await forms.load_choices(db_session, form, site.label, site.table_sizes, admin.inline_editable)
             return render(request, "_row_form.html", context, admin=admin)
-        await forms.load_choices(db_session, form, site.label, site.relation_sizes)
+        await forms.load_choices(db_session, form, site.label, site.table_sizes)
         return render(request, "form.html", context, admin=admin)
 
     @route(
@@ -319,7 +321,7 @@ class AdminController(Controller):
         # Refused or stale: read the record afresh (a failed flush was rolled back) and show the form again.
         obj = await get_object(admin, db_session, pk, for_form=True)
         await forms.load_choices(
-            db_session, form, site.label, site.relation_sizes, admin.inline_editable if fragment else None
+            db_session, form, site.label, site.table_sizes, admin.inline_editable if fragment else None
         )
         context: dict[str, Any] = {"form": form, "obj": obj, "pk": key, "version": admin.version_token(obj)}
         status, headers = 422, {}
