@@ -7,11 +7,12 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 
-from tests.conftest import count_statements
+from tests.conftest import Admin, add_account, count_statements
 from webapp.admin.fields import introspect
 from webapp.admin.forms import SELECT_LIMIT, instance_form, load_choices
+from webapp.admin.models import AdminAccount, AdminPermission, admin_account_permission
 from webapp.admin.sizes import TableSizes
 from webapp.demo.models import Item, User
 
@@ -104,3 +105,43 @@ async def test_a_chosen_row_expired_by_a_rollback_is_read_again_not_lazily(db, d
         assert ada.username == "ada"
     assert form.lookups["owner_id"] == [(str(demo.ada.id), "ada")]
     assert len(_touching(statements, "user_account")) == 1
+
+
+async def test_the_signed_in_account_is_read_with_the_session_and_fresh_each_time(app, client, db, demo):
+    viewer_id = await add_account(db, "viewer", permissions=("item.view",))
+    viewer = Admin(client)
+    assert (await viewer.sign_in("viewer")).status_code == 303
+    await viewer.open("/admin/item/")  # the session's first page learns whose session it is
+    with count_statements() as statements:
+        page = await viewer.open("/admin/item/")
+    assert page.status_code == 200 and "Add item" not in page.text
+    session_reads = _touching(statements, "admin_store")
+    assert len(session_reads) == 1 and "admin_account" in session_reads[0] and "admin_permission" in session_reads[0]
+    assert not _touching(statements, "admin_account"), "no statement of its own for the account"
+    # What the account may do is read each time, not remembered: a permission given is used at once ...
+    async with db() as session:
+        add = await session.scalar(select(AdminPermission).where(AdminPermission.codename == "item.add"))
+        await session.execute(insert(admin_account_permission).values(account_id=viewer_id, permission_id=add.id))
+        await session.commit()
+    assert "Add item" in (await viewer.open("/admin/item/")).text
+    # ... and a deactivated account is signed out on its next request.
+    async with db() as session:
+        await session.execute(update(AdminAccount).where(AdminAccount.id == viewer_id).values(is_active=False))
+        await session.commit()
+    assert (await client.get("/admin/item/", follow_redirects=False)).status_code == 303
+
+
+async def test_a_session_whose_account_hint_is_wrong_reads_its_own_account(app, client, db, demo, superuser):
+    viewer_id = await add_account(db, "viewer", permissions=("item.view",))
+    viewer = Admin(client)
+    assert (await viewer.sign_in("viewer")).status_code == 303
+    await viewer.open("/admin/item/")
+    store = app.stores.get("sessions")
+    key = client.cookies["admin_session"]
+    assert store.read_along.parameters(key) == {"account_id": viewer_id}
+    store.read_along.remember(key, superuser)  # as if the session were someone else's
+    with count_statements() as statements:
+        page = await viewer.open("/admin/item/")
+    assert page.status_code == 200 and "Add item" not in page.text, "the viewer, not the superuser"
+    assert len(_touching(statements, "admin_account")) == 1, "read by itself, as on a session's first request"
+    assert store.read_along.parameters(key) == {"account_id": viewer_id}

@@ -9,8 +9,9 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin.fields import Field, Kind, to_json
-from webapp.admin.models import AdminAccount, AdminLogEntry
+from webapp.admin.models import AdminLogEntry
 from webapp.admin.options import ModelAdmin
+from webapp.admin.signed_in import SignedIn
 
 MAX_LABEL = 255
 
@@ -33,7 +34,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 def log(
     session: AsyncSession,
     admin: ModelAdmin,
-    account: AdminAccount | None,
+    account: SignedIn | None,
     *,
     pk: Any,
     label: str,

@@ -13,13 +13,13 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect, Response, Template
 from litestar.stores.base import Store
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from webapp.admin.models import AdminAccount
 from webapp.admin.rendering import render, wants_fragment
 from webapp.admin.sessions import rotate_session_id
+from webapp.admin.signed_in import ACCOUNT_BY_ID, SignedIn, learn, read_along
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +33,27 @@ PUBLIC = "admin_public"
 ACTION = "admin_action"
 
 
-# Built once: SQLAlchemy reuses its compiled form on every request.
-ACCOUNT_WITH_PERMISSIONS = (
-    select(AdminAccount).where(AdminAccount.id == bindparam("id")).options(joinedload(AdminAccount.permissions))
-)
-
-
 def session_of(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncSession:
     """The request's own database session, the one advanced-alchemy later injects into the handler."""
     config = connection.app.state.admin_site.db_config
     return config.provide_session(connection.app.state, connection.scope)
 
 
-async def load_account(connection: ASGIConnection[Any, Any, Any, Any]) -> AdminAccount | None:
+async def load_account(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedIn | None:
     """The signed-in, active account whose session is still current, or None."""
     session_data = connection.scope.get("session") or {}
     account_id = session_data.get(ACCOUNT_KEY) if isinstance(session_data, dict) else None
     if not isinstance(account_id, int):
         return None
-    db = session_of(connection)
-    account = (await db.execute(ACCOUNT_WITH_PERMISSIONS, {"id": account_id})).unique().scalar_one_or_none()
-    if account is None or not account.is_active or account.session_epoch != session_data.get(EPOCH_KEY):
+    account = read_along(connection.scope, account_id)
+    if account is None:
+        row = (await session_of(connection).execute(ACCOUNT_BY_ID, {"id": account_id})).one_or_none()
+        if row is None:
+            return None
+        account = SignedIn.from_row(row)
+        learn(connection.scope, account_id)
+    if not account.is_active or account.session_epoch != session_data.get(EPOCH_KEY):
         return None
-    # Detached, so a rollback later in the request (a refused write) cannot expire who is signed in.
-    db.expunge(account)
     return account
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
@@ -18,9 +18,10 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 
 from webapp.admin.models import AdminStoreEntry
+from webapp.admin.signed_in import SignedInReadAlong
 from webapp.db import write_intent
 
 ROTATE_FLAG = "admin_rotate_session_id"
@@ -36,19 +37,42 @@ _reads: ContextVar[dict[str, bytes | None] | None] = ContextVar("admin_store_rea
 _scope: ContextVar[Scope | None] = ContextVar("admin_store_scope", default=None)
 
 
+class ReadAlong(Protocol):
+    """Something read in the same statement as a session, once an earlier request told what to look for.
+
+    The session lookup is a statement every request makes; what always follows it (who is signed in) can ride
+    along instead of costing a statement of its own.
+    """
+
+    def extend(self, statement: Select[Any]) -> Select[Any]:
+        """The session's read statement with the columns (and outer joins) to read along; built once."""
+        ...
+
+    def parameters(self, key: str) -> Mapping[str, Any] | None:
+        """The values `extend` binds, for the session `key`; None: nothing to read along for it."""
+        ...
+
+    def received(self, scope: Scope, key: str, row: Row[Any] | None) -> None:
+        """What was read along (the row, or None when the key had no hint), for the rest of the request."""
+        ...
+
+
 class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
     """AA's database store: takes SQLite's write lock up front for the calls that write, and skips writing
     back a value this request read unchanged.
 
     With `read_in_request`, a read runs in the request's own transaction (the one advanced-alchemy gives the
     handler) instead of a session, connection and transaction of its own: the session lookup on every request
-    then costs one statement. Writes keep their own connection; the session middleware writes after the
-    request's transaction has ended.
+    then costs one statement, which `read_along` may extend. Writes keep their own connection; the session
+    middleware writes after the request's transaction has ended.
     """
 
-    def __init__(self, *args: Any, read_in_request: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, read_in_request: bool = False, read_along: ReadAlong | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.read_in_request = read_in_request
+        self.read_along = read_along
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         reads = _reads.get()
@@ -86,11 +110,24 @@ class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
             entry.expires_at.is_(None) | (entry.expires_at > bindparam("now")),
         )
 
+    @cached_property
+    def _read_along_statement(self) -> Select[Any]:
+        assert self.read_along is not None
+        return self.read_along.extend(self._read_statement)
+
     async def _get_in_request(self, scope: Scope, key: str) -> bytes | None:
         session = self._config.provide_session(scope["app"].state, scope)
         db_key, db_namespace = self._make_key(key)
         parameters = {"key": db_key, "namespace": db_namespace, "now": datetime.now(UTC)}
-        value = await session.scalar(self._read_statement, parameters)
+        along = self.read_along.parameters(key) if self.read_along is not None else None
+        if along is None:
+            value = await session.scalar(self._read_statement, parameters)
+            row = None
+        else:
+            row = (await session.execute(self._read_along_statement, {**parameters, **along})).one_or_none()
+            value = row[0] if row is not None else None
+        if self.read_along is not None:
+            self.read_along.received(scope, key, row)
         return self._decode_base64_value(value, session.bind.dialect.name) if value else None
 
     async def delete(self, key: str) -> None:
@@ -144,7 +181,13 @@ def session_setup(db_config: SQLAlchemyAsyncConfig, redis_url: str | None = None
         sessions: Store = root.with_namespace("sessions")
         throttle: Store = root.with_namespace("throttle")
     else:
-        sessions = WritingStore(db_config, model=AdminStoreEntry, namespace="sessions", read_in_request=True)
+        sessions = WritingStore(
+            db_config,
+            model=AdminStoreEntry,
+            namespace="sessions",
+            read_in_request=True,
+            read_along=SignedInReadAlong(),
+        )
         throttle = WritingStore(db_config, model=AdminStoreEntry, namespace="throttle")
     config = RotatingSessionConfig(key=SESSION_COOKIE, httponly=True, samesite="lax", max_age=14 * 24 * 3600)
     return SessionSetup(

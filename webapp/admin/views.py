@@ -32,6 +32,7 @@ from webapp.admin.integrity import explain
 from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
+from webapp.admin.signed_in import SignedIn
 from webapp.admin.site import AdminSite
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def provide_site(request: AnyRequest) -> AdminSite:
     return request.app.state.admin_site
 
 
-def account_of(request: AnyRequest) -> AdminAccount | None:
+def account_of(request: AnyRequest) -> SignedIn | None:
     return getattr(request.state, "admin_account", None)
 
 
