@@ -8,13 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import selectinload
 
 from tests.conftest import Admin, add_account, count_statements
 from webapp.admin.fields import introspect
 from webapp.admin.forms import SELECT_LIMIT, instance_form, load_choices
 from webapp.admin.models import AdminAccount, AdminPermission, admin_account_permission
 from webapp.admin.sizes import TableSizes
-from webapp.demo.models import Item, User
+from webapp.demo.models import Item, Tag, User
 
 pytestmark = pytest.mark.anyio
 
@@ -145,3 +146,23 @@ async def test_a_session_whose_account_hint_is_wrong_reads_its_own_account(app, 
     assert page.status_code == 200 and "Add item" not in page.text, "the viewer, not the superuser"
     assert len(_touching(statements, "admin_account")) == 1, "read by itself, as on a session's first request"
     assert store.read_along.parameters(key) == {"account_id": viewer_id}
+
+
+async def test_a_record_is_read_with_its_owner_and_tags_in_one_statement_of_plain_joins(browser, htmx, demo, db):
+    async with db() as session:
+        lamp = await session.get(Item, demo.lamp.id, options=[selectinload(Item.tags)])
+        lamp.tags = [await session.get(Tag, demo.red.id), await session.get(Tag, demo.blue.id)]
+        await session.commit()
+    with count_statements() as statements:
+        page = (await browser.open(f"/admin/item/{demo.lamp.id}/edit")).text
+    reads = _touching(statements, "item")
+    assert len(reads) == 1 and "JOIN item_tag" in reads[0] and "user_account" in reads[0]
+    assert "(item_tag" not in reads[0], "no nested join, which SQLite would read whole"
+    assert not [s for s in statements if re.search(r"FROM item_tag\b", s)], "no SELECT ... IN for the tags"
+    tags = page[page.index('<select id="field-tags"') :].split("</select>")[0]
+    assert sorted(re.findall(r'<option value="\d+" selected>(\w+)</option>', tags)) == ["blue", "red"]
+    row = (await htmx.open(f"/admin/item/{demo.lamp.id}")).text
+    assert re.search(r">blue</a>, <a [^>]+>red</a>", row), "in the relation's order (by name)"
+    bare = (await browser.open(f"/admin/item/{demo.chair.id}/edit")).text
+    tags = bare[bare.index('<select id="field-tags"') :].split("</select>")[0]
+    assert "<option" in tags and " selected>" not in tags, "an item without tags: none chosen"

@@ -18,7 +18,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import RelationshipDirection, joinedload, selectinload
+from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin.fields import Field, Kind, humanize, introspect
@@ -232,12 +232,35 @@ class ModelAdmin:
     @cached_property
     def one_row_statements(self) -> dict[bool, Select[Any]]:
         """The record by key with the relations its row (False) or its form (True) shows, built once:
-        SQLAlchemy then reuses the compiled statement instead of rebuilding it on every request."""
+        SQLAlchemy then reuses the compiled statement instead of rebuilding it on every request.
+
+        One row, so one many-to-many can come in the same SELECT, through plain LEFT JOINs (a row per related
+        record). Not through joinedload: its nested join (link JOIN target) is read whole by SQLite before
+        joining. Others are read by a SELECT ... IN each (a second collection would multiply the rows).
+        """
         by_key = self.pk_column == bindparam("pk")
-        return {
-            for_form: select(self.model).where(by_key).options(*self.relation_loaders(shown))
-            for for_form, shown in ((False, self.list_fields), (True, self.detail_fields))
-        }
+        relationships = inspect(self.model).relationships
+        statements = {}
+        for for_form, shown in ((False, self.list_fields), (True, self.detail_fields)):
+            statement = select(self.model).where(by_key)
+            names = sorted({f.relationship for f in shown if f.relationship})
+            joined = next((name for name in names if _joinable_collection(self.model, relationships[name])), None)
+            for name in names:
+                relationship = relationships[name]
+                attribute = getattr(self.model, name)
+                if name == joined:
+                    statement = statement.outerjoin(relationship.secondary, relationship.primaryjoin).outerjoin(
+                        relationship.mapper.class_, relationship.secondaryjoin
+                    )
+                    statement = statement.options(contains_eager(attribute))
+                    if relationship.order_by:
+                        statement = statement.order_by(*relationship.order_by)
+                elif relationship.uselist:
+                    statement = statement.options(selectinload(attribute))
+                else:
+                    statement = statement.options(joinedload(attribute))
+            statements[for_form] = statement
+        return statements
 
     def bulk_actions(self, account: Any) -> list[tuple[str, str]]:
         """(value, label) of the bulk actions this account may run on this model's rows."""
@@ -299,3 +322,12 @@ class ModelAdmin:
             return python_type(raw)
         except (TypeError, ValueError):
             return None
+
+
+def _joinable_collection(model: type, relationship: RelationshipProperty[Any]) -> bool:
+    """A many-to-many to another model: LEFT JOINs through its link table need no aliases."""
+    return (
+        relationship.uselist
+        and relationship.secondary is not None
+        and relationship.mapper.local_table is not inspect(model).local_table
+    )

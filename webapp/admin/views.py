@@ -64,7 +64,7 @@ async def get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, f
         raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.")
     statement = admin.one_row_statements[for_form]
     result = await session.execute(statement, {"pk": pk}, execution_options={"populate_existing": True})
-    obj = result.scalar_one_or_none()
+    obj = result.unique().scalar_one_or_none()
     if obj is None:
         raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.")
     return obj
