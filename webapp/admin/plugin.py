@@ -29,6 +29,7 @@ from webapp.admin.errors import EXCEPTION_HANDLERS
 from webapp.admin.fields import Kind
 from webapp.admin.history import HistoryController
 from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
+from webapp.admin.rendering import TemplateChooser
 from webapp.admin.site import AdminSite
 from webapp.admin.views import AdminController
 from webapp.paths import STATIC_DIR, TEMPLATES_DIR
@@ -48,7 +49,7 @@ def _configure_jinja(engine: JinjaTemplateEngine) -> None:
         PER_PAGE_CHOICES=PER_PAGE_CHOICES,
         HTMX_VERSION=HTMX_VERSION,
     )
-    env.filters["first_template"] = lambda names: env.select_template(names)
+    env.globals["admin_template"] = TemplateChooser(env)
     env.trim_blocks = True
     env.lstrip_blocks = True
     # Templates are read once per process (`make run` restarts the server when one changes): with reloading

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jinja2 import Environment
+from jinja2 import Template as JinjaTemplate
 from litestar import Request
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
@@ -23,10 +25,28 @@ def wants_fragment(request: Request[Any, Any, Any]) -> bool:
     return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
 
 
+class TemplateChooser:
+    """The template for a model: its override if there is one, else the generic one; looked up once per name
+    and model (templates are read once per process anyway), since a miss costs a search of every template
+    directory and an exception. A Jinja global, `admin_template(admin, name)`, for includes."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self._chosen: dict[tuple[str | None, str], JinjaTemplate] = {}
+
+    def __call__(self, admin: ModelAdmin | None, name: str) -> JinjaTemplate:
+        key = (admin.slug if admin is not None else None, name)
+        template = self._chosen.get(key)
+        if template is None:
+            template = self._chosen[key] = self.environment.select_template(AdminSite.templates(admin, name))
+        return template
+
+
 def template_name(request: Request[Any, Any, Any], admin: ModelAdmin | None, name: str) -> str:
     engine = request.app.template_engine
     assert engine is not None
-    return engine.engine.select_template(AdminSite.templates(admin, name)).name
+    chooser: TemplateChooser = engine.engine.globals["admin_template"]
+    return chooser(admin, name).name or name
 
 
 def render(
