@@ -6,6 +6,7 @@ app = Litestar(plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([UserAdmin, Ite
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -37,9 +38,10 @@ from webapp.paths import STATIC_DIR, TEMPLATES_DIR
 HTMX_VERSION = "2.0.11"
 
 
-def _configure_jinja(engine: JinjaTemplateEngine) -> None:
+def _configure_jinja(engine: JinjaTemplateEngine, site: AdminSite) -> None:
     env = engine.engine
     env.globals.update(
+        admin_site=site,
         admin_display=display,
         admin_cell=cell,
         admin_row_cells=row_cells,
@@ -121,16 +123,17 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         app_config.state["admin_site"] = self.site
         app_config.on_startup.append(sync_permissions_on_startup)
         config = app_config.template_config
+        configure = partial(_configure_jinja, site=self.site)
         if config is None:
             app_config.template_config = TemplateConfig(
-                directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_configure_jinja
+                directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=configure
             )
         elif isinstance(config, TemplateConfig) and config.directory is not None:
             directories = config.directory if isinstance(config.directory, list) else [config.directory]
             app_config.template_config = TemplateConfig(
                 directory=[*directories, TEMPLATES_DIR],
                 engine=config.engine,
-                engine_callback=_chain(config.engine_callback, _configure_jinja),
+                engine_callback=_chain(config.engine_callback, configure),
             )
         else:  # pragma: no cover - an engine instance cannot be given more directories from here
             raise ImproperlyConfiguredException("AdminPlugin needs a TemplateConfig built from directories")
