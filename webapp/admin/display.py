@@ -16,14 +16,21 @@ EMPTY = "—"
 MAX_CELL_CHARS = 80
 
 
+YES_NO = frozenset({Kind.BOOLEAN, Kind.NULLABLE_BOOLEAN})
+RELATION = frozenset({Kind.FOREIGN_KEY, Kind.MANY_TO_MANY})
+
+
 def display(field: Field, obj: Any, *, truncate: bool = False) -> str:
     """The text shown for `field` of `obj` (relations are rendered as links by the templates)."""
     value = getattr(obj, field.name)
     if value is None:
         return EMPTY
-    if field.kind in {Kind.BOOLEAN, Kind.NULLABLE_BOOLEAN}:
+    kind = field.kind
+    if type(value) is str and kind is not Kind.JSON:  # most cells: no conversion at all
+        text = value
+    elif kind in YES_NO:
         return "Yes" if value else "No"
-    if isinstance(value, enum.Enum):
+    elif isinstance(value, enum.Enum):
         text = str(value.value)
     elif isinstance(value, datetime):
         if value.tzinfo is not None:
@@ -31,7 +38,7 @@ def display(field: Field, obj: Any, *, truncate: bool = False) -> str:
         text = value.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if value.tzinfo else "")
     elif isinstance(value, Decimal):
         text = format(value, ",f")
-    elif field.kind is Kind.JSON:
+    elif kind is Kind.JSON:
         text = json.dumps(value, ensure_ascii=False)
     else:
         text = str(value)
@@ -45,13 +52,13 @@ def cell(site: Any, field: Field, obj: Any, *, truncate: bool = False) -> Markup
 
     Python rather than a Jinja macro: a list page renders hundreds of these.
     """
+    if field.kind not in RELATION:
+        return escape(display(field, obj, truncate=truncate))
     if field.kind is Kind.FOREIGN_KEY:
         related = getattr(obj, field.relationship) if field.relationship else None
         return Markup(EMPTY) if related is None else _link(site, related)
-    if field.kind is Kind.MANY_TO_MANY:
-        items = getattr(obj, field.name)
-        return Markup(", ".join([_link(site, o) for o in items])) if items else Markup(EMPTY)
-    return escape(display(field, obj, truncate=truncate))
+    items = getattr(obj, field.name)
+    return Markup(", ".join([_link(site, o) for o in items])) if items else Markup(EMPTY)
 
 
 def row_cells(site: Any, admin: Any, obj: Any) -> Markup:
