@@ -30,14 +30,21 @@ async def _add_users(db, count: int) -> None:
         await session.commit()
 
 
-async def test_a_page_reads_the_session_once_in_the_request_transaction(browser, database_url):
+async def test_a_page_reads_the_session_once_in_the_request_transaction(browser, htmx, demo, database_url):
     await browser.open("/admin/item/")  # the first page of a session also writes the session back
     with count_statements() as statements:
         assert (await browser.open("/admin/item/")).status_code == 200
     assert len(_touching(statements, "admin_store")) == 1, "one read, no write-back of an unchanged session"
+    with count_statements() as writing:
+        saved = await htmx.submit(f"/admin/item/{demo.lamp.id}", {"name": "Desk lamp"}, method="PATCH")
+    assert saved.status_code == 200
     if database_url.startswith("sqlite"):
-        # PostgreSQL's BEGIN is not a statement the driver sends through a cursor; SQLite's is.
-        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN"], "one transaction for the request"
+        # PostgreSQL's BEGIN is not a statement the driver sends through a cursor; SQLite's is. A page that
+        # only reads opens no transaction there (each SELECT reads its own snapshot); one that writes takes
+        # the write lock once, up front, and reads the session in that same transaction.
+        assert not [s for s in statements if s.startswith("BEGIN")], "no transaction for a page that reads"
+        assert [s for s in writing if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+        assert writing[1].startswith("SELECT admin_store.value"), writing[:2]
 
 
 async def test_an_inline_update_reads_the_record_once_and_writes_it_once(htmx, demo, db):

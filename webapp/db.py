@@ -42,7 +42,11 @@ def _apply_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: Connection
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+    # A request that writes takes the write lock up front. One that only reads opens no transaction: each
+    # SELECT then reads its own snapshot (as Django's autocommit does), which saves a round trip to SQLite's
+    # thread per request; a list's count and its rows may then differ by a write made in between.
+    if write_intent.get():
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class WriteIntentMiddleware:
