@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from webapp.paths import MIGRATIONS_DIR
+from webapp.sqlite_driver import use_one_trip_cursors
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def make_db_config(database_url: str, *, create_all: bool = False, metadata: Any
     )
     engine = config.get_engine()
     if engine.dialect.name == "sqlite":
+        use_one_trip_cursors(engine)
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return config
