@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -32,6 +34,20 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # queue on busy_timeout instead of one failing with "database is locked" when it upgrades a read lock.
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
+# Set while a reader that needs one transaction connects (see `one_snapshot`).
+_snapshot: ContextVar[bool] = ContextVar("read_snapshot", default=False)
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Connect inside this block to read in one transaction, though the request only reads (which otherwise
+    runs without one): a long export's server-side cursor needs it on PostgreSQL, and reads one snapshot."""
+    token = _snapshot.set(True)
+    try:
+        yield
+    finally:
+        _snapshot.reset(token)
+
 
 def _apply_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # SQLAlchemy's recipe for pysqlite/aiosqlite: let the "begin" event below issue BEGIN itself.
@@ -48,6 +64,20 @@ def _sqlite_begin(connection: Connection) -> None:
     # thread per request; a list's count and its rows may then differ by a write made in between.
     if write_intent.get():
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif _snapshot.get():
+        connection.exec_driver_sql("BEGIN")
+
+
+def _autocommit_when_idle(dbapi_connection: Any, *_args: Any) -> None:
+    if dbapi_connection is not None:
+        dbapi_connection.autocommit = True
+
+
+def _transaction_only_to_write(dbapi_connection: Any, *_args: Any) -> None:
+    # PostgreSQL: a request that only reads runs without BEGIN and COMMIT (two round trips fewer; under READ
+    # COMMITTED each statement reads its own snapshot anyway). Idle connections wait in autocommit, which also
+    # makes the pool's pre-ping one round trip instead of three (BEGIN, ping, ROLLBACK).
+    dbapi_connection.autocommit = not (write_intent.get() or _snapshot.get())
 
 
 class WriteIntentMiddleware:
@@ -87,6 +117,10 @@ def make_db_config(database_url: str, *, create_all: bool = False, metadata: Any
         use_one_trip_cursors(engine)
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine.sync_engine, "connect", _autocommit_when_idle)
+        event.listen(engine.sync_engine, "checkin", _autocommit_when_idle)
+        event.listen(engine.sync_engine, "checkout", _transaction_only_to_write)
     return config
 
 

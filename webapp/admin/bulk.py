@@ -28,6 +28,7 @@ from webapp.admin.options import ModelAdmin
 from webapp.admin.rendering import redirect_with_message, render
 from webapp.admin.site import AdminSite
 from webapp.admin.views import account_of, provide_site
+from webapp.db import one_snapshot
 
 log = logging.getLogger(__name__)
 AnyRequest = Request[Any, Any, Any]
@@ -268,6 +269,8 @@ def _export(request: AnyRequest, site: AdminSite, admin: ModelAdmin, fmt: str) -
     async def rows() -> AsyncIterator[bytes]:
         # Its own session: the request's is closed when the response starts, and the stream outlives that.
         async with config.get_session() as session:
+            with one_snapshot():
+                await session.connection()
             dialect = session.bind.dialect.name
             parts, joins = listing.ordering(admin, query.sort, site.related_label_column)
             statement = listing.base_statement(admin, query.q, query.filter_dict, dialect)

@@ -1,0 +1,71 @@
+"""A request that only reads runs without a transaction (one round trip to the database fewer each way); one
+that writes runs in one; an export reads in one transaction through a server-side cursor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import count_statements
+from webapp.db import make_db_config, one_snapshot, write_intent
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_db_config(database_url).get_engine()
+    yield engine
+    await engine.dispose()
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    token = write_intent.set(True)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
+async def _in_one_transaction(engine: AsyncEngine) -> bool:
+    """Whether two statements a moment apart share a transaction: the database's transaction clock stands
+    still inside one (now() on PostgreSQL), and SQLite's BEGIN is a statement of its own."""
+    with count_statements() as statements:
+        async with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                first = await conn.scalar(select(func.now()))
+                await asyncio.sleep(0.02)
+                second = await conn.scalar(select(func.now()))
+                same_clock = first == second
+            else:
+                await conn.execute(select(1))
+                await conn.execute(select(2))
+                same_clock = None
+            await conn.commit()
+    if engine.dialect.name == "postgresql":
+        return bool(same_clock)
+    return any(s.startswith("BEGIN") for s in statements)
+
+
+async def test_reads_run_without_a_transaction_and_writes_in_one(engine):
+    assert not await _in_one_transaction(engine), "a reader: each statement on its own"
+    with writing():
+        assert await _in_one_transaction(engine), "a writer: one transaction"
+    assert not await _in_one_transaction(engine), "the connection went back to the pool without one"
+    with one_snapshot():
+        assert await _in_one_transaction(engine), "a reader that asks for one snapshot"
+
+
+async def test_an_export_streams_through_a_server_side_cursor_in_one_transaction(browser, demo):
+    exported = await browser.open("/admin/item/export.jsonl")
+    assert exported.status_code == 200
+    assert sorted(line.split('"name": "')[1].split('"')[0] for line in exported.text.splitlines()) == [
+        "Chair",
+        "Lamp",
+    ]
