@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -66,14 +67,68 @@ def row_cells(site: Any, admin: Any, obj: Any) -> Markup:
     return Markup(_cells(site, admin, obj))
 
 
+CellRenderer = Callable[[Any], str]
+TEXT_KINDS = frozenset({Kind.STRING, Kind.EMAIL, Kind.TEXT})
+
+
 def _cells(site: Any, admin: Any, obj: Any) -> str:
-    cells = []
-    for index, field in enumerate(admin.list_fields):
-        content = cell(site, field, obj, truncate=True)
-        if index == 0:
-            content = f'<a href="{escape(admin.url(admin.pk_of(obj)))}">{content}</a>'
-        cells.append(f"<td>{content}</td>")
-    return "".join(cells)
+    plan = site.row_plans.get(admin.slug)
+    if plan is None:
+        plan = site.row_plans[admin.slug] = [_cell_renderer(site, field) for field in admin.list_fields]
+    first, *others = plan
+    out = [f'<td><a href="{escape(admin.url(admin.pk_of(obj)))}">{first(obj)}</a></td>']
+    out += [f"<td>{render(obj)}</td>" for render in others]
+    return "".join(out)
+
+
+def _cell_renderer(site: Any, field: Field) -> CellRenderer:
+    """How one list column turns a record into escaped HTML, worked out once per column instead of per cell:
+    the same text as `cell`, by the quickest path for the column's kind."""
+    name = field.name
+    if field.kind is Kind.FOREIGN_KEY:
+        relationship = field.relationship
+        link = _linker(site, field.related_model)
+
+        def related(obj: Any) -> str:
+            value = getattr(obj, relationship) if relationship else None
+            return EMPTY if value is None else link(value)
+
+        return related
+    if field.kind is Kind.MANY_TO_MANY:
+        link = _linker(site, field.related_model)
+
+        def collection(obj: Any) -> str:
+            values = getattr(obj, name)
+            return ", ".join([link(value) for value in values]) if values else EMPTY
+
+        return collection
+    if field.kind in TEXT_KINDS:
+
+        def text(obj: Any) -> str:
+            value = getattr(obj, name)
+            if type(value) is not str:
+                return escape(display(field, obj, truncate=True))
+            if len(value) > MAX_CELL_CHARS:
+                value = value[: MAX_CELL_CHARS - 1] + "…"
+            return escape(value)
+
+        return text
+    return lambda obj: escape(display(field, obj, truncate=True))
+
+
+def _linker(site: Any, model: Any) -> CellRenderer:
+    """A link to a related record (its label alone when its model has no admin)."""
+    admin = site.admin_for(model)
+    if admin is None:
+        return lambda obj: _link(site, obj)
+    prefix, pk_name, label = escape(admin.list_url), admin.pk_name, admin.label
+
+    def link(obj: Any) -> str:
+        if type(obj) is not model:  # a subclass may have an admin of its own
+            return _link(site, obj)
+        return f'<a href="{prefix}{escape(getattr(obj, pk_name))}">{escape(label(obj))}</a>'
+
+    return link
 
 
 def row(site: Any, admin: Any, obj: Any, perms: Any) -> Markup:

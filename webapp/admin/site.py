@@ -28,6 +28,8 @@ class AdminSite:
         self.db_config: Any = None
         # Tables lately found big: their relation widgets are autocompletes, their list counts are capped.
         self.table_sizes = TableSizes()
+        # How each model's list columns are drawn (webapp.admin.display), worked out on first use.
+        self.row_plans: dict[str, Any] = {}
         self._by_slug: dict[str, ModelAdmin] = {}
         self._by_model: dict[type, ModelAdmin] = {}
         for view in views:
