@@ -292,3 +292,17 @@ async def test_a_list_counts_its_rows_and_choices_in_one_statement_until_its_tab
     assert len(known_big) == len(first_big)
     assert "CASE WHEN" in next(s for s in first_big if "count(" in s.lower())
     assert "CASE WHEN" not in next(s for s in known_big if "count(" in s.lower()), "known big: counted alone"
+
+
+async def test_a_views_statements_are_built_once_and_each_view_counts_its_own_rows(browser, many, monkeypatch):
+    built = []
+    original = listing.base_statement
+    monkeypatch.setattr(listing, "base_statement", lambda *args: built.append(args[1:3]) or original(*args))
+    first = (await browser.open("/admin/item/?q=widget")).text
+    again = (await browser.open("/admin/item/?q=widget")).text
+    assert built == [("widget", {})], "built for the first request, reused by the second"
+    assert _choice_counts(first) == _choice_counts(again) == {"draft": "20", "active": "20", "archived": "20"}
+    other = (await browser.open("/admin/item/?q=widget 0")).text
+    assert built[-1] == ("widget 0", {})
+    assert _choice_counts(other) == {"draft": "4", "active": "3", "archived": "3"}
+    assert ">10</span> items" in other

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -315,11 +316,38 @@ async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: s
     return f"{total:,}" if exact else f"{COUNT_CAP:,}+"
 
 
+class BuiltStatements:
+    """The statements of the list views asked for lately, built once each: building one (search unions,
+    filter conditions, choice counts adapted to the capped rows) costs more than running it on a small table.
+    Keyed by everything they are built from; only SQL is kept, never rows or counts."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._built: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = build()
+            if len(self._built) > self.size:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(key)
+        return built
+
+
 async def fetch_page(
-    admin: ModelAdmin, session: AsyncSession, query: ListQuery, label_column: Any, label: Any, sizes: TableSizes
+    admin: ModelAdmin,
+    session: AsyncSession,
+    query: ListQuery,
+    label_column: Any,
+    label: Any,
+    sizes: TableSizes,
+    built: BuiltStatements,
 ) -> Page:
     dialect = session.bind.dialect.name
-    base = base_statement(admin, query.q, query.filter_dict, dialect)
+    view = (admin.slug, dialect, query.q, query.filters)
+    base = built.get(("base", *view), lambda: base_statement(admin, query.q, query.filter_dict, dialect))
 
     def without(f: Field) -> Select[Any]:
         names = set(list_filters.param_names(f))
@@ -332,9 +360,13 @@ async def fetch_page(
     else:
         # A table not known to be big: one statement counts the list's rows and, over those same rows, its
         # filter choices (right whenever the count is exact, which it is on a table this size).
-        rows = list_filters.view_rows(base, choices)
-        columns = [func.count(), *list_filters.count_columns(choices, base, rows)]
-        found, *counts = (await session.execute(select(*columns).select_from(rows))).one()
+
+        def counting() -> Select[Any]:
+            rows = list_filters.view_rows(base, choices)
+            return select(func.count(), *list_filters.count_columns(choices, base, rows)).select_from(rows)
+
+        key = ("count", list_filters.COUNT_CAP, *view)
+        found, *counts = (await session.execute(built.get(key, counting))).one()
         total, exact = min(found, COUNT_CAP), found <= COUNT_CAP
         if exact:
             list_filters.set_counts(choices, counts)

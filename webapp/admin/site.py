@@ -8,6 +8,7 @@ from typing import Any
 from litestar.exceptions import NotFoundException
 
 from webapp.admin.fields import humanize
+from webapp.admin.listing import BuiltStatements
 from webapp.admin.options import ModelAdmin
 from webapp.admin.sizes import TableSizes
 
@@ -30,6 +31,7 @@ class AdminSite:
         self.table_sizes = TableSizes()
         # How each model's list columns are drawn (webapp.admin.display), worked out on first use.
         self.row_plans: dict[str, Any] = {}
+        self.list_statements = BuiltStatements()
         self._by_slug: dict[str, ModelAdmin] = {}
         self._by_model: dict[type, ModelAdmin] = {}
         for view in views:
