@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
 
 from tests.conftest import count_statements
 from webapp.admin import listing
@@ -306,3 +307,21 @@ async def test_a_views_statements_are_built_once_and_each_view_counts_its_own_ro
     assert built[-1] == ("widget 0", {})
     assert _choice_counts(other) == {"draft": "4", "active": "3", "archived": "3"}
     assert ">10</span> items" in other
+
+
+async def test_a_page_reads_its_rows_owners_and_tags_in_one_statement_keys_first(browser, many, db):
+    async with db() as session:
+        tagged = await session.scalars(select(Item).where(Item.name == "Widget 59").options(selectinload(Item.tags)))
+        widget = tagged.one()
+        widget.tags = [await session.get(Tag, many.red.id), await session.get(Tag, many.blue.id)]
+        await session.commit()
+    with count_statements() as statements:
+        page = (await browser.open("/admin/item/?sort=-price&per_page=10")).text
+    reads = [s for s in statements if re.search(r"\bFROM item\b", s) and "count(" not in s.lower()]
+    assert len(reads) == 1, reads
+    assert "JOIN item_tag" in reads[0] and "user_account" in reads[0] and "(item_tag" not in reads[0]
+    assert "IN (SELECT item.id" in reads[0], "the page's keys are picked on item alone, then its rows read"
+    assert not [s for s in statements if re.search(r"FROM item_tag\b", s)], "no SELECT ... IN for the tags"
+    ids = _ids(page)
+    assert len(ids) == 10 and ids[0] == widget.id, "the 10 dearest, each once, whatever its number of tags"
+    assert re.search(r">blue</a>, <a [^>]+>red</a>", _column(page, "tags")[0]), "in the relation's order"

@@ -379,12 +379,17 @@ async def fetch_page(
     statement = base
     for join in joins:
         statement = statement.outerjoin(join)
-    loaders = admin.relation_loaders(admin.list_fields)
     per_page = query.per_page
-    service = admin.service(session)
 
-    async def run(stmt: Select[Any]) -> list[Any]:
-        return list(await service.get_many(statement=stmt, load=loaders))
+    async def run(page: Select[Any], order: list[Any]) -> list[Any]:
+        """The page's rows with their relations: its keys first (a walk of the ordering; joining each related
+        row before the LIMIT would cost a lookup per skipped row), then its own rows."""
+        keys = page.with_only_columns(admin.pk_column, maintain_column_froms=True)
+        rows = select(admin.model)
+        for join in joins:
+            rows = rows.outerjoin(join)
+        rows = admin.with_relations(rows.where(admin.pk_column.in_(keys)).order_by(*order), admin.list_fields)
+        return list((await session.execute(rows)).unique().scalars())
 
     reverse = bool(keyset and (query.before or query.last))
     if keyset and (query.after or query.before):
@@ -393,7 +398,8 @@ async def fetch_page(
     if not keyset and (query.after or query.before or query.last):
         query = replace(query, after="", before="", last=False)
     if query.after or query.before or query.last:
-        rows = await run(statement.order_by(*order_clauses(parts, reverse=reverse)).limit(per_page + 1))
+        order = order_clauses(parts, reverse=reverse)
+        rows = await run(statement.order_by(*order).limit(per_page + 1), order)
         more = len(rows) > per_page
         rows = rows[:per_page]
         if reverse:
@@ -408,16 +414,8 @@ async def fetch_page(
             page_number = max(1, math.ceil(total / per_page))
             query = replace(query, page=page_number)
         offset = (page_number - 1) * per_page
-        ordered = statement.order_by(*order_clauses(parts))
-        if offset:
-            # A deep page skips rows by key alone (an index walk: no row reads, no joins per skipped row),
-            # then reads just its own rows.
-            keys = ordered.with_only_columns(admin.pk_column, maintain_column_froms=True).offset(offset)
-            page_rows = select(admin.model)
-            for join in joins:
-                page_rows = page_rows.outerjoin(join)
-            ordered = page_rows.where(admin.pk_column.in_(keys.limit(per_page + 1))).order_by(*order_clauses(parts))
-        rows = await run(ordered.limit(per_page + 1))
+        order = order_clauses(parts)
+        rows = await run(statement.order_by(*order).offset(offset).limit(per_page + 1), order)
         has_next, has_prev = len(rows) > per_page, page_number > 1
         rows = rows[:per_page]
     page = Page(

@@ -229,38 +229,43 @@ class ModelAdmin:
             (selectinload if relationships[name].uselist else joinedload)(getattr(self.model, name)) for name in names
         ]
 
+    def with_relations(self, statement: Select[Any], fields: Sequence[Field]) -> Select[Any]:
+        """`statement` (rows of this model, already ordered) loading the relations `fields` show, in a fixed
+        number of statements whatever the number of rows.
+
+        Many-to-one relations are joined into the SELECT. So is one many-to-many, through plain LEFT JOINs on
+        its link table (a row per related record), ordered last; not through joinedload, whose nested join
+        (link JOIN target) SQLite reads whole before joining. A second collection would multiply the rows: it
+        is read by a SELECT ... IN. The statement must not be LIMITed itself (page by key: `pk IN (...)`).
+        """
+        relationships = inspect(self.model).relationships
+        names = sorted({f.relationship for f in fields if f.relationship})
+        joined = next((name for name in names if _joinable_collection(self.model, relationships[name])), None)
+        for name in names:
+            relationship = relationships[name]
+            attribute = getattr(self.model, name)
+            if name == joined:
+                statement = statement.outerjoin(relationship.secondary, relationship.primaryjoin).outerjoin(
+                    relationship.mapper.class_, relationship.secondaryjoin
+                )
+                statement = statement.options(contains_eager(attribute))
+                if relationship.order_by:
+                    statement = statement.order_by(*relationship.order_by)
+            elif relationship.uselist:
+                statement = statement.options(selectinload(attribute))
+            else:
+                statement = statement.options(joinedload(attribute))
+        return statement
+
     @cached_property
     def one_row_statements(self) -> dict[bool, Select[Any]]:
         """The record by key with the relations its row (False) or its form (True) shows, built once:
-        SQLAlchemy then reuses the compiled statement instead of rebuilding it on every request.
-
-        One row, so one many-to-many can come in the same SELECT, through plain LEFT JOINs (a row per related
-        record). Not through joinedload: its nested join (link JOIN target) is read whole by SQLite before
-        joining. Others are read by a SELECT ... IN each (a second collection would multiply the rows).
-        """
-        by_key = self.pk_column == bindparam("pk")
-        relationships = inspect(self.model).relationships
-        statements = {}
-        for for_form, shown in ((False, self.list_fields), (True, self.detail_fields)):
-            statement = select(self.model).where(by_key)
-            names = sorted({f.relationship for f in shown if f.relationship})
-            joined = next((name for name in names if _joinable_collection(self.model, relationships[name])), None)
-            for name in names:
-                relationship = relationships[name]
-                attribute = getattr(self.model, name)
-                if name == joined:
-                    statement = statement.outerjoin(relationship.secondary, relationship.primaryjoin).outerjoin(
-                        relationship.mapper.class_, relationship.secondaryjoin
-                    )
-                    statement = statement.options(contains_eager(attribute))
-                    if relationship.order_by:
-                        statement = statement.order_by(*relationship.order_by)
-                elif relationship.uselist:
-                    statement = statement.options(selectinload(attribute))
-                else:
-                    statement = statement.options(joinedload(attribute))
-            statements[for_form] = statement
-        return statements
+        SQLAlchemy then reuses the compiled statement instead of rebuilding it on every request."""
+        by_key = select(self.model).where(self.pk_column == bindparam("pk"))
+        return {
+            for_form: self.with_relations(by_key, shown)
+            for for_form, shown in ((False, self.list_fields), (True, self.detail_fields))
+        }
 
     def bulk_actions(self, account: Any) -> list[tuple[str, str]]:
         """(value, label) of the bulk actions this account may run on this model's rows."""
