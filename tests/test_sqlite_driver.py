@@ -45,6 +45,7 @@ async def test_a_statement_is_one_trip_to_sqlites_thread(engine):
         raw = await conn.get_raw_connection()
         assert isinstance(raw.driver_connection, aiosqlite.Connection)
         assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)
+        await conn.execute(text("SELECT 1"))  # the transaction is open (its BEGIN was a trip of its own)
         with _trips() as trips:
             assert (await conn.execute(text("SELECT 1 + 1"))).scalar_one() == 2
         assert trips.call_count == 1

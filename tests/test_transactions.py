@@ -1,5 +1,6 @@
 """A request that only reads runs without a transaction (one round trip to the database fewer each way); one
-that writes runs in one; an export reads in one transaction through a server-side cursor."""
+that writes runs in one, as does everything outside requests; an export reads in one transaction through a
+server-side cursor."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import count_statements
-from webapp.db import make_db_config, one_snapshot, write_intent
+from webapp.db import make_db_config, one_snapshot, only_reading, write_intent
 
 pytestmark = pytest.mark.anyio
 
@@ -53,13 +54,21 @@ async def _in_one_transaction(engine: AsyncEngine) -> bool:
     return any(s.startswith("BEGIN") for s in statements)
 
 
-async def test_reads_run_without_a_transaction_and_writes_in_one(engine):
-    assert not await _in_one_transaction(engine), "a reader: each statement on its own"
+async def test_a_request_that_reads_runs_without_a_transaction_and_one_that_writes_in_one(engine):
+    with only_reading():
+        assert not await _in_one_transaction(engine), "a reader: each statement on its own"
+        with writing():  # e.g. the session store writing during a GET
+            assert await _in_one_transaction(engine), "a writer: one transaction"
+        assert not await _in_one_transaction(engine), "the connection went back to the pool without one"
+        with one_snapshot():
+            assert await _in_one_transaction(engine), "a reader that asks for one snapshot"
     with writing():
-        assert await _in_one_transaction(engine), "a writer: one transaction"
-    assert not await _in_one_transaction(engine), "the connection went back to the pool without one"
-    with one_snapshot():
-        assert await _in_one_transaction(engine), "a reader that asks for one snapshot"
+        assert await _in_one_transaction(engine)
+
+
+async def test_outside_requests_work_runs_in_transactions(engine):
+    """The CLI, migrations and startup (permission rows) are not requests: all or nothing, as always."""
+    assert await _in_one_transaction(engine)
 
 
 async def test_an_export_streams_through_a_server_side_cursor_in_one_transaction(browser, demo):

@@ -34,19 +34,34 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # queue on busy_timeout instead of one failing with "database is locked" when it upgrades a read lock.
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
-# Set while a reader that needs one transaction connects (see `one_snapshot`).
-_snapshot: ContextVar[bool] = ContextVar("read_snapshot", default=False)
+# Set for HTTP requests that only read (GET, HEAD, OPTIONS): they run without a transaction, each statement
+# on its own snapshot, which saves the round trips of BEGIN and COMMIT. Everything else (writes, the CLI,
+# migrations, startup) runs in transactions as usual.
+_reading_only: ContextVar[bool] = ContextVar("reading_only", default=False)
+
+
+@contextmanager
+def only_reading() -> Iterator[None]:
+    token = _reading_only.set(True)
+    try:
+        yield
+    finally:
+        _reading_only.reset(token)
 
 
 @contextmanager
 def one_snapshot() -> Iterator[None]:
-    """Connect inside this block to read in one transaction, though the request only reads (which otherwise
-    runs without one): a long export's server-side cursor needs it on PostgreSQL, and reads one snapshot."""
-    token = _snapshot.set(True)
+    """Connect inside this block to read in one transaction within a request that only reads: a long
+    export's server-side cursor needs one on PostgreSQL, and reads one snapshot."""
+    token = _reading_only.set(False)
     try:
         yield
     finally:
-        _snapshot.reset(token)
+        _reading_only.reset(token)
+
+
+def _without_transaction() -> bool:
+    return _reading_only.get() and not write_intent.get()
 
 
 def _apply_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -59,12 +74,10 @@ def _apply_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: Connection
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    # A request that writes takes the write lock up front. One that only reads opens no transaction: each
-    # SELECT then reads its own snapshot (as Django's autocommit does), which saves a round trip to SQLite's
-    # thread per request; a list's count and its rows may then differ by a write made in between.
+    # A request that writes takes the write lock up front; one that only reads opens no transaction.
     if write_intent.get():
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    elif _snapshot.get():
+    elif not _without_transaction():
         connection.exec_driver_sql("BEGIN")
 
 
@@ -77,18 +90,22 @@ def _transaction_only_to_write(dbapi_connection: Any, *_args: Any) -> None:
     # PostgreSQL: a request that only reads runs without BEGIN and COMMIT (two round trips fewer; under READ
     # COMMITTED each statement reads its own snapshot anyway). Idle connections wait in autocommit, which also
     # makes the pool's pre-ping one round trip instead of three (BEGIN, ping, ROLLBACK).
-    dbapi_connection.autocommit = not (write_intent.get() or _snapshot.get())
+    dbapi_connection.autocommit = _without_transaction()
 
 
 class WriteIntentMiddleware:
-    """Marks unsafe-method requests as writers (see `write_intent`)."""
+    """Marks each HTTP request a reader (safe methods: no transaction) or a writer (see `write_intent`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method", "GET") in SAFE_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope.get("method", "GET") in SAFE_METHODS:
+            with only_reading():
+                await self.app(scope, receive, send)
             return
         token = write_intent.set(True)
         try:
