@@ -302,14 +302,13 @@ class AdminController(Controller):
             forms.apply_values(obj, form.fields, values)
             changes = audit.diff(before, audit.state_of(admin, obj))
             admin.after_update(obj, changes)
+            label = site.label(obj)
+            if changes:
+                # Logged before the write, so one flush sends both; a refused write rolls the entry back with it.
+                audit.log(db_session, admin, account_of(request), pk=key, label=label, action="update", changes=changes)
             outcome = await _flush(admin, db_session, obj, form, creating=False)
             if outcome == "ok":
-                label = site.label(obj)
                 _keep_own_session(request, obj)
-                if changes:
-                    audit.log(
-                        db_session, admin, account_of(request), pk=key, label=label, action="update", changes=changes
-                    )
                 message = f"The {admin.name} “{label}” was changed." if changes else f"No changes to “{label}”."
                 if fragment:
                     await _reload_changed_relations(db_session, admin, obj, changes)
