@@ -25,6 +25,8 @@ class AdminSite:
         self.index_url = f"{self.path}/"
         self.login_url = f"{self.path}/login"
         self.logout_url = f"{self.path}/logout"
+        # Page links are built from these prefixes: url_for searches the route table on every call.
+        self.static_url = f"{self.path}/static/"
         # The advanced-alchemy config whose sessions the admin uses; set when the plugin mounts.
         self.db_config: Any = None
         # Tables lately found big: their relation widgets are autocompletes, their list counts are capped.
