@@ -3,6 +3,7 @@ per update, and relation widgets do not re-read what the record already loaded."
 
 from __future__ import annotations
 
+import gc
 import re
 from types import SimpleNamespace
 
@@ -10,12 +11,14 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import selectinload
 
-from tests.conftest import Admin, add_account, count_statements
+from tests.conftest import SECRET, Admin, add_account, count_statements
 from webapp.admin.fields import introspect
 from webapp.admin.forms import SELECT_LIMIT, instance_form, load_choices
 from webapp.admin.models import AdminAccount, AdminPermission, admin_account_permission
 from webapp.admin.sizes import TableSizes
+from webapp.app import create_app
 from webapp.demo.models import Item, Tag, User
+from webapp.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -173,3 +176,19 @@ async def test_a_record_is_read_with_its_owner_and_tags_in_one_statement_of_plai
     bare = (await browser.open(f"/admin/item/{demo.chair.id}/edit")).text
     tags = bare[bare.index('<select id="field-tags"') :].split("</select>")[0]
     assert "<option" in tags and " selected>" not in tags, "an item without tags: none chosen"
+
+
+async def test_the_objects_alive_at_startup_are_kept_out_of_the_collectors_way(database_url):
+    gc.unfreeze()  # as in a fresh process: an earlier app of the suite froze what was alive then
+    app = create_app(
+        Settings(database_url=database_url, secret_key=SECRET, create_all=database_url.startswith("sqlite"))
+    )
+    assert gc.get_freeze_count() == 0
+    async with app.lifespan():
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000, "modules, mappers, routes: out of the full collections' traversal"
+    second = create_app(
+        Settings(database_url=database_url, secret_key=SECRET, create_all=database_url.startswith("sqlite"))
+    )
+    async with second.lifespan():
+        assert gc.get_freeze_count() <= frozen, "once per process: not again for every app"

