@@ -5,15 +5,15 @@ server-side cursor."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import count_statements
-from webapp.db import make_db_config, one_snapshot, only_reading, write_intent
+from webapp.admin.sessions import writing
+from webapp.db import make_db_config, one_snapshot, only_reading
 
 pytestmark = pytest.mark.anyio
 
@@ -23,15 +23,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_db_config(database_url).get_engine()
     yield engine
     await engine.dispose()
-
-
-@contextmanager
-def writing() -> Iterator[None]:
-    token = write_intent.set(True)
-    try:
-        yield
-    finally:
-        write_intent.reset(token)
 
 
 async def _in_one_transaction(engine: AsyncEngine) -> bool:
