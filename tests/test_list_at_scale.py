@@ -325,3 +325,17 @@ async def test_a_page_reads_its_rows_owners_and_tags_in_one_statement_keys_first
     ids = _ids(page)
     assert len(ids) == 10 and ids[0] == widget.id, "the 10 dearest, each once, whatever its number of tags"
     assert re.search(r">blue</a>, <a [^>]+>red</a>", _column(page, "tags")[0]), "in the relation's order"
+
+
+def test_built_statements_keep_the_views_used_lately_and_build_each_once():
+    built = listing.BuiltStatements(size=2)
+    calls = []
+
+    def build(name):
+        return lambda: calls.append(name) or name
+
+    assert built.get(("a",), build("a")) == "a" and built.get(("b",), build("b")) == "b"
+    assert built.get(("a",), build("a again")) == "a", "kept, not rebuilt"
+    built.get(("c",), build("c"))  # over the size: the least recently used view ("b") goes
+    assert built.get(("b",), build("b again")) == "b again"
+    assert calls == ["a", "b", "c", "b again"]

@@ -192,3 +192,15 @@ async def test_the_objects_alive_at_startup_are_kept_out_of_the_collectors_way(d
     )
     async with second.lifespan():
         assert gc.get_freeze_count() <= frozen, "once per process: not again for every app"
+
+
+async def test_a_session_whose_account_was_deleted_is_signed_out(app, client, db, demo):
+    viewer_id = await add_account(db, "viewer", permissions=("item.view",))
+    viewer = Admin(client)
+    assert (await viewer.sign_in("viewer")).status_code == 303
+    assert (await viewer.open("/admin/item/")).status_code == 200  # the session's account is now a hint
+    async with db() as session:
+        await session.execute(delete(AdminAccount).where(AdminAccount.id == viewer_id))
+        await session.commit()
+    gone = await client.get("/admin/item/", follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"].startswith("/admin/login")

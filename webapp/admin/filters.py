@@ -252,6 +252,15 @@ def count_columns(choices: list[Choice], view: Select[Any], rows: Subquery | Non
     return columns
 
 
+def counts_statement(view: Select[Any], choices: list[Choice], *, exact: bool, total: bool = False) -> Select[Any]:
+    """The choices' counts (after the list's own capped row count when `total`) in one statement; `exact`: the
+    list is known to match at most COUNT_CAP rows, or `total` asks to find out (see `count_columns`)."""
+    rows = view_rows(view, choices) if exact or total else None
+    columns = [func.count()] if total else []
+    statement = select(*columns, *count_columns(choices, view, rows))
+    return statement.select_from(rows) if rows is not None else statement
+
+
 def set_counts(choices: list[Choice], counts: Sequence[Any]) -> None:
     for choice, n in zip(choices, counts, strict=True):
         choice.option.count, choice.option.more = min(int(n), COUNT_CAP), int(n) > COUNT_CAP

@@ -360,13 +360,9 @@ async def fetch_page(
     else:
         # A table not known to be big: one statement counts the list's rows and, over those same rows, its
         # filter choices (right whenever the count is exact, which it is on a table this size).
-
-        def counting() -> Select[Any]:
-            rows = list_filters.view_rows(base, choices)
-            return select(func.count(), *list_filters.count_columns(choices, base, rows)).select_from(rows)
-
         key = ("count", list_filters.COUNT_CAP, *view)
-        found, *counts = (await session.execute(built.get(key, counting))).one()
+        counting = built.get(key, lambda: list_filters.counts_statement(base, choices, exact=True, total=True))
+        found, *counts = (await session.execute(counting)).one()
         total, exact = min(found, COUNT_CAP), found <= COUNT_CAP
         if exact:
             list_filters.set_counts(choices, counts)
@@ -433,10 +429,7 @@ async def fetch_page(
         page.prev_cursor = encode_cursor(parts, rows[0])
 
     if choices and not counted:
-        rows = list_filters.view_rows(base, choices) if exact else None
-        statement = select(*list_filters.count_columns(choices, base, rows))
-        if rows is not None:
-            statement = statement.select_from(rows)
-        list_filters.set_counts(choices, (await session.execute(statement)).one())
+        counting = list_filters.counts_statement(base, choices, exact=exact)
+        list_filters.set_counts(choices, (await session.execute(counting)).one())
     page.filters = filters
     return page

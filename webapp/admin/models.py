@@ -61,13 +61,6 @@ class AdminAccount(BigIntAuditBase):
     def __str__(self) -> str:
         return self.username
 
-    def can(self, slug: str, action: str) -> bool:
-        if not self.is_active:
-            return False
-        if self.is_superuser:
-            return True
-        return f"{slug}.{action}" in {p.codename for p in self.permissions}
-
 
 class AdminLogEntry(BigIntBase):
     """An audit entry: who did what to which record, with the changed values (a full snapshot on delete)."""
