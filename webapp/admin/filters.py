@@ -175,6 +175,7 @@ def check_unknown(
 class Choice:
     """One option of a choice filter still to be counted: the rows it would show."""
 
+    param: str  # the filter's query parameter; with option.value, which choice this is
     option: Option
     condition: ColumnElement[bool]
     column: Any
@@ -209,7 +210,7 @@ async def sidebar(
         for value, text, condition in choices:
             option = Option(value, text, selected=values[f.name] == value)
             active.options.append(option)
-            pending.append(Choice(option, condition, column, base))
+            pending.append(Choice(f.name, option, condition, column, base))
         if f.kind is Kind.FOREIGN_KEY and values[f.name]:
             active.selected_label = await _related_label(session, f, values[f.name], label)
         out.append(active)

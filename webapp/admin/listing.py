@@ -283,16 +283,47 @@ async def capped_count(session: AsyncSession, statement: Select[Any]) -> tuple[i
     return min(total, COUNT_CAP), total <= COUNT_CAP
 
 
-async def _estimate(session: AsyncSession, admin: ModelAdmin) -> int | None:
-    """PostgreSQL's planner estimate of the table's rows, for "about 1,000,000" without a full COUNT."""
+async def _estimate(session: AsyncSession, admin: ModelAdmin, remembered: TableSizes) -> int | None:
+    """PostgreSQL's planner estimate of the table's rows, for "about 1,000,000" without a full COUNT. It only
+    changes when the table is analyzed, so it is remembered like a count over the cap."""
     if session.bind.dialect.name != "postgresql":
         return None
+    key = ("estimate", admin.slug)
+    if (known := remembered.bound(key)) is not None:
+        return known or None
     table = admin.model.__table__
     name = f"{table.schema}.{table.name}" if table.schema else table.name
     estimate = await session.scalar(
         text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name}
     )
-    return int(estimate) if estimate and estimate > 0 else None
+    estimate = int(estimate) if estimate and estimate > 0 else 0
+    remembered.found_more_than(key, estimate)
+    return estimate or None
+
+
+async def _count_choices(
+    session: AsyncSession,
+    view: Select[Any],
+    choices: list[list_filters.Choice],
+    exact: bool,
+    key: list[Any],
+    remembered: TableSizes,
+) -> None:
+    """Each choice's count (capped), but for those lately found over the cap: on a big table those are most,
+    and each is a walk of COUNT_CAP index entries."""
+    pending = []
+    for choice in choices:
+        if remembered.more_than((*key, choice.param, choice.option.value), COUNT_CAP):
+            choice.option.count, choice.option.more = COUNT_CAP, True
+        else:
+            pending.append(choice)
+    if not pending:
+        return
+    counting = list_filters.counts_statement(view, pending, exact=exact)
+    list_filters.set_counts(pending, (await session.execute(counting)).one())
+    for choice in pending:
+        if choice.option.more:
+            remembered.found_more_than((*key, choice.param, choice.option.value), COUNT_CAP)
 
 
 def base_statement(admin: ModelAdmin, q: str, filters: Mapping[str, str], dialect: str) -> Select[Any]:
@@ -344,7 +375,12 @@ async def fetch_page(
     label: Any,
     sizes: TableSizes,
     built: BuiltStatements,
+    view_sizes: TableSizes,
 ) -> Page:
+    """One page of the list. `sizes` remembers tables found big, `view_sizes` views and filter choices found to
+    match more than COUNT_CAP rows: shown as "10,000+" without being counted again until the memory expires or
+    this process writes (the admin's router forgets them on every write), so a big table's page costs what a
+    small one's does."""
     dialect = session.bind.dialect.name
     view = (admin.slug, dialect, query.q, query.filters)
     base = built.get(("base", *view), lambda: base_statement(admin, query.q, query.filter_dict, dialect))
@@ -355,7 +391,10 @@ async def fetch_page(
 
     filters, choices = await list_filters.sidebar(session, admin.filter_fields, query.filter_dict, without, label)
     counted = False
-    if sizes.more_than(admin.model, COUNT_CAP):
+    remembered_big = view_sizes.more_than(("rows", *view), COUNT_CAP)
+    if remembered_big:
+        total, exact = COUNT_CAP, False
+    elif sizes.more_than(admin.model, COUNT_CAP):
         total, exact = await capped_count(session, base)
     else:
         # A table not known to be big: one statement counts the list's rows and, over those same rows, its
@@ -367,9 +406,12 @@ async def fetch_page(
         if exact:
             list_filters.set_counts(choices, counts)
             counted = True
-        else:
-            sizes.found_more_than(admin.model, COUNT_CAP)
-    estimate = await _estimate(session, admin) if not exact and not query.q and not query.filters else None
+    if not exact and not remembered_big:
+        sizes.found_more_than(admin.model, COUNT_CAP)
+        view_sizes.found_more_than(("rows", *view), COUNT_CAP)
+    estimate = None
+    if not exact and not query.q and not query.filters:
+        estimate = await _estimate(session, admin, view_sizes)
     parts, joins = ordering(admin, query.sort, label_column)
     keyset = keyset_possible(parts)
     statement = base
@@ -429,7 +471,6 @@ async def fetch_page(
         page.prev_cursor = encode_cursor(parts, rows[0])
 
     if choices and not counted:
-        counting = list_filters.counts_statement(base, choices, exact=exact)
-        list_filters.set_counts(choices, (await session.execute(counting)).one())
+        await _count_choices(session, base, choices, exact, [*view, "choice"], view_sizes)
     page.filters = filters
     return page

@@ -5,13 +5,13 @@ app = Litestar(plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([UserAdmin, Ite
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from click import Group
-from litestar import Router
+from litestar import Request, Router
 from litestar.config.app import AppConfig
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.middleware import DefineMiddleware
@@ -33,6 +33,7 @@ from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
 from webapp.admin.rendering import TemplateChooser
 from webapp.admin.site import AdminSite
 from webapp.admin.views import AdminController
+from webapp.db import SAFE_METHODS
 from webapp.paths import STATIC_DIR, TEMPLATES_DIR
 
 HTMX_VERSION = "2.0.11"
@@ -57,6 +58,17 @@ def _configure_jinja(engine: JinjaTemplateEngine, site: AdminSite) -> None:
     # Templates are read once per process (`make run` restarts the server when one changes): with reloading
     # on, every include (one per list row) would stat its file.
     env.auto_reload = False
+
+
+def _forget_counts_on_writes(site: AdminSite) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """A before-request hook: any write may change what a list counts, so what was remembered of counts over the
+    cap is dropped before it runs (other processes' writes wait for the memory to expire)."""
+
+    async def forget(request: Request[Any, Any, Any]) -> None:
+        if request.method not in SAFE_METHODS:
+            site.view_sizes.forget()
+
+    return forget
 
 
 def _chain(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -118,6 +130,7 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 request_class=HTMXRequest,
                 exception_handlers=EXCEPTION_HANDLERS,
                 guards=[require_account],
+                before_request=_forget_counts_on_writes(self.site),
             )
         )
         app_config.state["admin_site"] = self.site

@@ -31,6 +31,8 @@ class AdminSite:
         self.db_config: Any = None
         # Tables lately found big: their relation widgets are autocompletes, their list counts are capped.
         self.table_sizes = TableSizes()
+        # List views (and their filter choices) lately counted over the cap; forgotten whenever the admin writes.
+        self.view_sizes = TableSizes()
         # How each model's list columns are drawn (webapp.admin.display), worked out on first use.
         self.row_plans: dict[str, Any] = {}
         self.list_statements = BuiltStatements()

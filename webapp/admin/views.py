@@ -156,7 +156,14 @@ class AdminController(Controller):
         admin = site.get(model)
         query = listing.ListQuery.parse(admin, request.query_params)
         page = await listing.fetch_page(
-            admin, db_session, query, site.related_label_column, site.label, site.table_sizes, site.list_statements
+            admin,
+            db_session,
+            query,
+            site.related_label_column,
+            site.label,
+            site.table_sizes,
+            site.list_statements,
+            site.view_sizes,
         )
         context = {"page": page, "query": page.query, "date_presets": list_filters.presets(date.today())}
         if wants_fragment(request):
