@@ -186,7 +186,8 @@ class TransactionMiddleware:
 
     async def _end_transaction(self, scope: Scope, message: Message) -> bool:
         session = get_aa_scope_state(scope, self.key)
-        if session is None:
+        if session is None or _without_transaction():
+            # A request that only reads has no transaction to end: each statement committed on its own.
             return True
         try:
             if 200 <= message["status"] < 400:
