@@ -198,14 +198,7 @@ async def sidebar(
         values = {name: params.get(name, "") for name in param_names(f)}
         active = ActiveFilter(f, values)
         column = _column(f)
-        if f.kind in {Kind.BOOLEAN, Kind.NULLABLE_BOOLEAN}:
-            choices = [("true", "Yes", column.is_(True)), ("false", "No", column.is_(False))]
-            if f.kind is Kind.NULLABLE_BOOLEAN:
-                choices.append(("unknown", "Unknown", column.is_(None)))
-        elif f.kind is Kind.ENUM:
-            choices = [(text, text, column == f.parse(text)) for text in f.enum_values]
-        else:
-            choices = []
+        choices = _choices(f)
         base = base_without(f) if choices and any(values.values()) else None
         for value, text, condition in choices:
             option = Option(value, text, selected=values[f.name] == value)
@@ -215,6 +208,26 @@ async def sidebar(
             active.selected_label = await _related_label(session, f, values[f.name], label)
         out.append(active)
     return out, pending
+
+
+_CHOICES: dict[int, tuple[Field, list[tuple[str, str, ColumnElement[bool]]]]] = {}
+
+
+def _choices(f: Field) -> list[tuple[str, str, ColumnElement[bool]]]:
+    """(value, label, condition) of each option of a boolean or enum filter, built once per field."""
+    known = _CHOICES.get(id(f))
+    if known is not None and known[0] is f:
+        return known[1]
+    column = _column(f)
+    choices: list[tuple[str, str, ColumnElement[bool]]] = []
+    if f.kind in {Kind.BOOLEAN, Kind.NULLABLE_BOOLEAN}:
+        choices = [("true", "Yes", column.is_(True)), ("false", "No", column.is_(False))]
+        if f.kind is Kind.NULLABLE_BOOLEAN:
+            choices.append(("unknown", "Unknown", column.is_(None)))
+    elif f.kind is Kind.ENUM:
+        choices = [(text, text, column == f.parse(text)) for text in f.enum_values]
+    _CHOICES[id(f)] = (f, choices)  # the field is kept, so its id is not reused while this entry lives
+    return choices
 
 
 def view_rows(view: Select[Any], choices: list[Choice]) -> Subquery:

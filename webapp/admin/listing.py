@@ -10,10 +10,23 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 from litestar.exceptions import HTTPException
-from sqlalchemy import ColumnElement, Select, and_, func, inspect, literal, literal_column, or_, select, text, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    inspect,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin import filters as list_filters
@@ -26,6 +39,7 @@ MAX_SEARCH_LENGTH = 200
 COUNT_CAP = list_filters.COUNT_CAP
 RESERVED = frozenset({"q", "sort", "page", "per_page", "after", "before", "last", "select_all", "ids", "action"})
 MIN_INDEXED_TERM = 3
+OFFSET = "list_offset"
 
 
 class BadListQuery(HTTPException):
@@ -77,7 +91,8 @@ class ListQuery:
     def url(self, **changes: Any) -> str:
         """This view's query string with some parameters changed; empty ones (and cursors) dropped."""
         values = self.params | changes
-        return "?" + urlencode({k: v for k, v in values.items() if v not in ("", None, False)})
+        # urlencode's output, quoting only the values: the keys are field names, and a sidebar makes a dozen.
+        return "?" + "&".join([f"{k}={quote_plus(str(v))}" for k, v in values.items() if v not in ("", None, False)])
 
     def without(self, *names: str) -> str:
         values = {k: v for k, v in self.params.items() if k not in names and k != "page"}
@@ -412,22 +427,24 @@ async def fetch_page(
     estimate = None
     if not exact and not query.q and not query.filters:
         estimate = await _estimate(session, admin, view_sizes)
-    parts, joins = ordering(admin, query.sort, label_column)
+    parts, joins = built.get(("order", admin.slug, query.sort), lambda: ordering(admin, query.sort, label_column))
     keyset = keyset_possible(parts)
     statement = base
     for join in joins:
         statement = statement.outerjoin(join)
     per_page = query.per_page
 
-    async def run(page: Select[Any], order: list[Any]) -> list[Any]:
+    def with_rows(page: Select[Any], order: list[Any]) -> Select[Any]:
         """The page's rows with their relations: its keys first (a walk of the ordering; joining each related
         row before the LIMIT would cost a lookup per skipped row), then its own rows."""
         keys = page.with_only_columns(admin.pk_column, maintain_column_froms=True)
         rows = select(admin.model)
         for join in joins:
             rows = rows.outerjoin(join)
-        rows = admin.with_relations(rows.where(admin.pk_column.in_(keys)).order_by(*order), admin.list_fields)
-        return list((await session.execute(rows)).unique().scalars())
+        return admin.with_relations(rows.where(admin.pk_column.in_(keys)).order_by(*order), admin.list_fields)
+
+    async def run(rows: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
+        return list((await session.execute(rows, params)).unique().scalars())
 
     reverse = bool(keyset and (query.before or query.last))
     if keyset and (query.after or query.before):
@@ -437,7 +454,7 @@ async def fetch_page(
         query = replace(query, after="", before="", last=False)
     if query.after or query.before or query.last:
         order = order_clauses(parts, reverse=reverse)
-        rows = await run(statement.order_by(*order).limit(per_page + 1), order)
+        rows = await run(with_rows(statement.order_by(*order).limit(per_page + 1), order))
         more = len(rows) > per_page
         rows = rows[:per_page]
         if reverse:
@@ -452,8 +469,13 @@ async def fetch_page(
             page_number = max(1, math.ceil(total / per_page))
             query = replace(query, page=page_number)
         offset = (page_number - 1) * per_page
-        order = order_clauses(parts)
-        rows = await run(statement.order_by(*order).offset(offset).limit(per_page + 1), order)
+
+        def numbered() -> Select[Any]:
+            order = order_clauses(parts)
+            return with_rows(statement.order_by(*order).offset(bindparam(OFFSET)).limit(per_page + 1), order)
+
+        # Built once per view, sort and page size: the offset is a parameter.
+        rows = await run(built.get(("page", *view, query.sort, per_page), numbered), {OFFSET: offset})
         has_next, has_prev = len(rows) > per_page, page_number > 1
         rows = rows[:per_page]
     page = Page(
