@@ -33,6 +33,7 @@ from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
 from webapp.admin.rendering import TemplateChooser
 from webapp.admin.site import AdminSite
 from webapp.admin.views import AdminController
+from webapp.admin.widgets import field_input, lookup
 from webapp.db import SAFE_METHODS
 from webapp.paths import STATIC_DIR, TEMPLATES_DIR
 
@@ -48,6 +49,8 @@ def _configure_jinja(engine: JinjaTemplateEngine, site: AdminSite) -> None:
         admin_row_cells=row_cells,
         admin_row=row,
         admin_rows=rows,
+        admin_field_input=partial(field_input, site),
+        admin_lookup=lookup,
         Kind=Kind,
         PER_PAGE_CHOICES=PER_PAGE_CHOICES,
         HTMX_VERSION=HTMX_VERSION,
