@@ -119,7 +119,11 @@ def make_db_config(database_url: str, *, create_all: bool = False, metadata: Any
     config = SQLAlchemyAsyncConfig(
         connection_string=database_url,
         # Commits happen in TransactionMiddleware (below), before the session store writes its row.
-        session_config=AsyncSessionConfig(expire_on_commit=False),
+        # advanced-alchemy's FileObject and cache listeners are off: the app stores no FileObject and uses no
+        # AA cache, and each checks whether it is enabled by building an engine with options (Engine.
+        # execution_options()) on every flush and commit, ~0.2 ms of an update.
+        session_config=AsyncSessionConfig(expire_on_commit=False, info={"enable_cache_listener": False}),
+        enable_file_object_listener=False,
         engine_config=EngineConfig(pool_pre_ping=not database_url.startswith("sqlite")),
         alembic_config=AlembicAsyncConfig(
             script_location=str(MIGRATIONS_DIR),
