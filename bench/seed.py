@@ -35,6 +35,10 @@ TAG_NAMES = ("red", "green", "blue", "sale", "new", "fragile", "bulk", "gift", "
 # One item in SEARCH_EVERY carries SEARCH_WORD, so `?q=zephyr` matches 0.1% of the rows at every size.
 SEARCH_WORD = "Zephyr"
 SEARCH_EVERY = 1000
+# SELECTIVE_MATCHES items, spread over the table, carry SELECTIVE_WORD at every size: `?q=quokka` finds the same
+# 20 rows in 1,000 or 1,000,000, so its cost shows what the index costs, not how many rows the page draws.
+SELECTIVE_WORD = "Quokka"
+SELECTIVE_MATCHES = 20
 LOOKUP_QUERY = "ad"  # the usernames of "ada", "adele" and "adrian": 10% of the users
 CHUNK = 50_000
 SEED = 20261126
@@ -103,10 +107,13 @@ def item_chunks(count: int, chunk: int = CHUNK) -> Iterator[tuple[list[Row], lis
     items: list[Row] = []
     links: list[Row] = []
     tag_ids = range(1, len(TAG_NAMES) + 1)
+    selective = {k * count // SELECTIVE_MATCHES + 3 for k in range(SELECTIVE_MATCHES)}
     for n in range(1, count + 1):
         adjective = rng.choice(ADJECTIVES)
         if n % SEARCH_EVERY == SEARCH_EVERY // 2:
             adjective = SEARCH_WORD
+        elif n in selective:
+            adjective = SELECTIVE_WORD
         name = f"{adjective} {rng.choice(MATERIALS)} {rng.choice(NOUNS)}"
         roll = rng.random()
         status = "active" if roll < 0.6 else "draft" if roll < 0.85 else "archived"

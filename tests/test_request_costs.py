@@ -63,6 +63,20 @@ async def test_an_inline_update_reads_the_record_once_and_writes_it_once(htmx, d
         assert (await session.get(Item, demo.lamp.id)).name == "Desk lamp"
 
 
+async def test_reads_and_writes_build_no_engines_on_the_way(htmx, demo, monkeypatch):
+    """advanced-alchemy's FileObject and cache listeners, which the app does not use, asked every flush and commit
+    for Engine.execution_options(), a new engine each time; they are off."""
+    from sqlalchemy.engine import Engine
+
+    built = []
+    original = Engine.execution_options
+    monkeypatch.setattr(Engine, "execution_options", lambda self, **kw: built.append(kw) or original(self, **kw))
+    await htmx.open(f"/admin/item/{demo.lamp.id}/edit")
+    saved = await htmx.submit(f"/admin/item/{demo.lamp.id}", {"name": "Desk lamp"}, method="PATCH")
+    assert saved.status_code == 200 and "Desk lamp" in saved.text
+    assert built == []
+
+
 async def test_an_inline_update_that_changes_the_owner_shows_the_new_owner(htmx, demo, db):
     saved = await htmx.submit(f"/admin/item/{demo.lamp.id}", {"owner_id": str(demo.alan.id)}, method="PATCH")
     assert saved.status_code == 200
