@@ -77,6 +77,23 @@ async def test_reads_and_writes_build_no_engines_on_the_way(htmx, demo, monkeypa
     assert built == []
 
 
+async def test_no_page_resolves_its_dependencies_in_a_task_group(browser, htmx, demo, monkeypatch):
+    """Litestar resolves a handler's independent dependencies together in an anyio task group: two tasks per
+    request (the site and the session) were ~10% of an edit form. The site is read from the app's state."""
+    from litestar._kwargs import kwargs_model
+
+    def refuse() -> None:
+        raise AssertionError("a task group was made to resolve dependencies")
+
+    monkeypatch.setattr(kwargs_model, "create_task_group", refuse)
+    for url in ("/admin/", "/admin/item/", f"/admin/item/{demo.lamp.id}", f"/admin/item/{demo.lamp.id}/edit"):
+        assert (await browser.open(url)).status_code == 200, url
+    saved = await htmx.submit(f"/admin/item/{demo.lamp.id}", {"name": "Desk lamp"}, method="PATCH")
+    assert saved.status_code == 200 and "Desk lamp" in saved.text
+    assert (await browser.open("/admin/item/export.csv")).status_code == 200
+    assert (await browser.open("/admin/user/lookup?q=a")).status_code == 200
+
+
 async def test_an_inline_update_that_changes_the_owner_shows_the_new_owner(htmx, demo, db):
     saved = await htmx.submit(f"/admin/item/{demo.lamp.id}", {"owner_id": str(demo.alan.id)}, method="PATCH")
     assert saved.status_code == 200

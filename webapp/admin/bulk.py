@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Stream, Template
@@ -27,7 +27,7 @@ from webapp.admin.fields import Kind, to_json
 from webapp.admin.options import ModelAdmin
 from webapp.admin.rendering import redirect_with_message, render
 from webapp.admin.site import AdminSite
-from webapp.admin.views import account_of, provide_site
+from webapp.admin.views import account_of, site_of
 from webapp.db import one_snapshot
 
 log = logging.getLogger(__name__)
@@ -54,19 +54,17 @@ def _check(request: AnyRequest, admin: ModelAdmin, action: str) -> None:
 
 
 class BulkController(Controller):
-    dependencies = {"site": Provide(provide_site, sync_to_thread=False)}
-
     # -- lookup --------------------------------------------------------------------------------------------
 
     @get("/{model:str}/lookup", name="admin:lookup", opt={ACTION: "view"})
     async def lookup(
         self,
         request: AnyRequest,
-        site: NamedDependency[AdminSite],
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
     ) -> Template | Response[Any]:
         """Labels of the model's records matching `q`, a page at a time: an htmx fragment, or JSON."""
+        site = site_of(request)
         admin = site.get(model)
         query = listing.ListQuery.parse(
             admin, {"q": request.query_params.get("q") or "", "page": request.query_params.get("page") or "1"}
@@ -88,12 +86,14 @@ class BulkController(Controller):
     # -- export --------------------------------------------------------------------------------------------
 
     @get("/{model:str}/export.csv", name="admin:export_csv", opt={ACTION: "export"})
-    async def export_csv(self, request: AnyRequest, site: NamedDependency[AdminSite], model: FromPath[str]) -> Stream:
+    async def export_csv(self, request: AnyRequest, model: FromPath[str]) -> Stream:
+        site = site_of(request)
         admin = site.get(model)
         return _export(request, site, admin, "csv")
 
     @get("/{model:str}/export.jsonl", name="admin:export_jsonl", opt={ACTION: "export"})
-    async def export_jsonl(self, request: AnyRequest, site: NamedDependency[AdminSite], model: FromPath[str]) -> Stream:
+    async def export_jsonl(self, request: AnyRequest, model: FromPath[str]) -> Stream:
+        site = site_of(request)
         admin = site.get(model)
         return _export(request, site, admin, "jsonl")
 
@@ -103,10 +103,10 @@ class BulkController(Controller):
     async def bulk(
         self,
         request: AnyRequest,
-        site: NamedDependency[AdminSite],
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
     ) -> Template | Redirect:
+        site = site_of(request)
         admin = site.get(model)
         posted = await request.form()
         name = str(posted.get("action") or "")

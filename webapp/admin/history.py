@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -17,24 +17,21 @@ from webapp.admin import audit, listing
 from webapp.admin.auth import ACTION
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
-from webapp.admin.site import AdminSite
-from webapp.admin.views import AnyRequest, account_of, get_object, msg, provide_site
+from webapp.admin.views import AnyRequest, account_of, get_object, msg, site_of
 
 HISTORY_LIMIT = 200
 
 
 class HistoryController(Controller):
-    dependencies = {"site": Provide(provide_site, sync_to_thread=False)}
-
     @get("/{model:str}/{pk:str}/history", name="admin:history", opt={ACTION: "view"})
     async def history(
         self,
         request: AnyRequest,
-        site: NamedDependency[AdminSite],
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
     ) -> Template:
+        site = site_of(request)
         admin = site.get(model)
         entries = list(
             await db_session.scalars(
@@ -54,11 +51,11 @@ class HistoryController(Controller):
     async def restore(
         self,
         request: AnyRequest,
-        site: NamedDependency[AdminSite],
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
     ) -> Template | Redirect:
+        site = site_of(request)
         admin = site.get(model)
         posted = await request.form()
         entry_id = str(posted.get("entry") or "")
