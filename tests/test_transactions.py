@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import count_statements
-from webapp.admin.sessions import writing
-from webapp.db import make_db_config, one_snapshot, only_reading
+from webapp.db import make_db_config, one_snapshot, only_reading, writing
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -41,23 +41,28 @@ _reading_only: ContextVar[bool] = ContextVar("reading_only", default=False)
 
 
 @contextmanager
-def only_reading() -> Iterator[None]:
-    token = _reading_only.set(True)
+def context_value(variable: ContextVar[bool], value: bool) -> Iterator[None]:
+    """`variable` set to `value` inside the block (and for the tasks it starts), as it was after."""
+    token = variable.set(value)
     try:
         yield
     finally:
-        _reading_only.reset(token)
+        variable.reset(token)
 
 
-@contextmanager
-def one_snapshot() -> Iterator[None]:
+def only_reading() -> AbstractContextManager[None]:
+    return context_value(_reading_only, True)
+
+
+def one_snapshot() -> AbstractContextManager[None]:
     """Connect inside this block to read in one transaction within a request that only reads: a long
     export's server-side cursor needs one on PostgreSQL, and reads one snapshot."""
-    token = _reading_only.set(False)
-    try:
-        yield
-    finally:
-        _reading_only.reset(token)
+    return context_value(_reading_only, False)
+
+
+def writing() -> AbstractContextManager[None]:
+    """Mark what runs inside as a write (see `write_intent`)."""
+    return context_value(write_intent, True)
 
 
 def _without_transaction() -> bool:
@@ -107,11 +112,8 @@ class WriteIntentMiddleware:
             with only_reading():
                 await self.app(scope, receive, send)
             return
-        token = write_intent.set(True)
-        try:
+        with writing():
             await self.app(scope, receive, send)
-        finally:
-            write_intent.reset(token)
 
 
 def make_db_config(database_url: str, *, create_all: bool = False, metadata: Any = None) -> SQLAlchemyAsyncConfig:

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 from litestar.exceptions import HTTPException
 from sqlalchemy import (
@@ -90,13 +90,10 @@ class ListQuery:
 
     def url(self, **changes: Any) -> str:
         """This view's query string with some parameters changed; empty ones (and cursors) dropped."""
-        values = self.params | changes
-        # urlencode's output, quoting only the values: the keys are field names, and a sidebar makes a dozen.
-        return "?" + "&".join([f"{k}={quote_plus(str(v))}" for k, v in values.items() if v not in ("", None, False)])
+        return _query_string(self.params | changes)
 
     def without(self, *names: str) -> str:
-        values = {k: v for k, v in self.params.items() if k not in names and k != "page"}
-        return "?" + urlencode({k: v for k, v in values.items() if v not in ("", None)})
+        return _query_string({k: v for k, v in self.params.items() if k not in names and k != "page"})
 
     def sort_url(self, name: str) -> str:
         return self.url(sort=f"-{name}" if self.sort == name else name, page=1)
@@ -111,6 +108,12 @@ class ListQuery:
     @property
     def filter_dict(self) -> dict[str, str]:
         return dict(self.filters)
+
+
+def _query_string(values: Mapping[str, Any]) -> str:
+    """urlencode's output for the non-empty values, quoting only the values: the keys are field names, and a
+    sidebar makes a dozen of these."""
+    return "?" + "&".join([f"{k}={quote_plus(str(v))}" for k, v in values.items() if v not in ("", None, False)])
 
 
 def _positive_int(raw: str | None, name: str, *, default: int) -> int:

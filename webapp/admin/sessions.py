@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from sqlalchemy import Row, Select, bindparam, select
 
 from webapp.admin.models import AdminStoreEntry
 from webapp.admin.signed_in import SignedInReadAlong
-from webapp.db import write_intent
+from webapp.db import context_value, write_intent, writing
 
 ROTATE_FLAG = "admin_rotate_session_id"
 SESSION_COOKIE = "admin_session"
@@ -88,11 +87,8 @@ class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
             value = await self._get_in_request(scope, key)
         elif renew_for is None:
             # A read never needs SQLite's write lock, which this request's own transaction may hold already.
-            token = write_intent.set(False)
-            try:
+            with context_value(write_intent, False):
                 value = await super().get(key)
-            finally:
-                write_intent.reset(token)
         else:
             with writing():
                 value = await super().get(key, renew_for)
@@ -137,15 +133,6 @@ class WritingStore(SQLAlchemyStore):  # type: ignore[type-arg]
     async def delete_all(self) -> None:
         with writing():
             await super().delete_all()
-
-
-@contextmanager
-def writing() -> Iterator[None]:
-    token = write_intent.set(True)
-    try:
-        yield
-    finally:
-        write_intent.reset(token)
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):

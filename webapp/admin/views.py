@@ -419,8 +419,7 @@ class AdminController(Controller):
         model: FromPath[str],
         pk: FromPath[str],
     ) -> Template | Redirect:
-        site = site_of(request)
-        return await _delete(request, site, db_session, model, pk)
+        return await _delete(request, db_session, model, pk)
 
     @delete("/{model:str}/{pk:str}", name="admin:delete_htmx", status_code=200, opt={ACTION: "delete"})
     async def delete_method(
@@ -430,8 +429,7 @@ class AdminController(Controller):
         model: FromPath[str],
         pk: FromPath[str],
     ) -> Template | Redirect:
-        site = site_of(request)
-        return await _delete(request, site, db_session, model, pk)
+        return await _delete(request, db_session, model, pk)
 
 
 MIN_PASSWORD = 8
@@ -490,9 +488,8 @@ def _with_password(admin: ModelAdmin) -> ModelAdmin:
     return admin
 
 
-async def _delete(
-    request: AnyRequest, site: AdminSite, session: AsyncSession, model: str, pk: str
-) -> Template | Redirect:
+async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: str) -> Template | Redirect:
+    site = site_of(request)
     admin = site.get(model)
     obj = await get_object(admin, session, pk, for_form=True)
     label, key = site.label(obj), admin.pk_of(obj)
