@@ -176,3 +176,25 @@ async def test_cookies_are_secure_over_https(app, superuser):
         cookies = response.headers.get_list("set-cookie")
         session_cookie = next(c for c in cookies if c.startswith("admin_session="))
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+
+
+async def test_every_page_renews_the_session_cookie_as_litestar_writes_it(browser):
+    """The session cookie's header comes from a template (Litestar builds it anew per response); both agree."""
+    from litestar.datastructures import Cookie
+
+    page = await browser.client.get("/admin/tag/")
+    renewed = next(c for c in page.headers.get_list("set-cookie") if c.startswith("admin_session="))
+    session_id = browser.client.cookies["admin_session"]
+    expected = Cookie(
+        key="admin_session", value=session_id, httponly=True, samesite="lax", max_age=14 * 24 * 3600, path="/"
+    )
+    assert renewed == expected.to_header(header="")
+
+
+def test_a_session_id_a_cookie_cannot_hold_bare_is_quoted():
+    from webapp.admin.sessions import RotatingSessionConfig
+
+    config = RotatingSessionConfig(key="admin_session", httponly=True)
+    backend = config._backend_class(config=config)
+    assert backend._cookie_header("a b;c").startswith('admin_session="a b\\073c";')
+    assert backend._cookie_header("00ff").startswith("admin_session=00ff;")

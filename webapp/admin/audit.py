@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin.fields import Field, Kind, to_json
@@ -31,7 +31,42 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
 
 
-def log(
+def entry(
+    admin: ModelAdmin,
+    account: SignedIn | None,
+    *,
+    pk: Any,
+    label: str,
+    action: str,
+    changes: dict[str, list[Any]] | None = None,
+    snapshot: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One audit entry's row, for `write`."""
+    return {
+        "account_id": account.id if account is not None else None,
+        "username": account.username if account is not None else "",
+        "model": admin.slug,
+        "object_pk": str(pk),
+        "object_label": label[:MAX_LABEL],
+        "action": action,
+        "changes": changes or {},
+        "snapshot": snapshot,
+    }
+
+
+# Entries are plain INSERTs in the request's transaction, not ORM objects: an object per entry costs the unit of
+# work's flush machinery (~0.3 ms on every save), and nothing reads an entry back in the request that wrote it.
+_INSERT = insert(AdminLogEntry.__table__)
+_INSERT_RETURNING_ID = _INSERT.returning(AdminLogEntry.__table__.c.id)
+
+
+async def write(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Insert `entry` rows, all in one statement."""
+    if entries:
+        await session.execute(_INSERT, entries)
+
+
+async def log(
     session: AsyncSession,
     admin: ModelAdmin,
     account: SignedIn | None,
@@ -41,19 +76,10 @@ def log(
     action: str,
     changes: dict[str, list[Any]] | None = None,
     snapshot: dict[str, Any] | None = None,
-) -> AdminLogEntry:
-    entry = AdminLogEntry(
-        account_id=account.id if account is not None else None,
-        username=account.username if account is not None else "",
-        model=admin.slug,
-        object_pk=str(pk),
-        object_label=label[:MAX_LABEL],
-        action=action,
-        changes=changes or {},
-        snapshot=snapshot,
-    )
-    session.add(entry)
-    return entry
+) -> int:
+    """Write one entry now; its id."""
+    row = entry(admin, account, pk=pk, label=label, action=action, changes=changes, snapshot=snapshot)
+    return (await session.execute(_INSERT_RETURNING_ID, row)).scalar_one()
 
 
 class RestoreRefused(Exception):

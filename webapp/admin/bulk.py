@@ -217,16 +217,18 @@ async def _run(
     account = account_of(request)
     messages = []
     async for rows in _chunks(session, admin, selection):
+        entries = []
         if name == "delete":
             for obj in rows:
-                audit.log(
-                    session,
-                    admin,
-                    account,
-                    pk=admin.pk_of(obj),
-                    label=site.label(obj),
-                    action="delete",
-                    snapshot=audit.state_of(admin, obj),
+                entries.append(
+                    audit.entry(
+                        admin,
+                        account,
+                        pk=admin.pk_of(obj),
+                        label=site.label(obj),
+                        action="delete",
+                        snapshot=audit.state_of(admin, obj),
+                    )
                 )
                 await session.delete(obj)
         else:
@@ -238,16 +240,18 @@ async def _run(
             for obj in rows:
                 changes = audit.diff(before[admin.pk_of(obj)], audit.state_of(admin, obj))
                 if changes:
-                    audit.log(
-                        session,
-                        admin,
-                        account,
-                        pk=admin.pk_of(obj),
-                        label=site.label(obj),
-                        action=f"action:{name}",
-                        changes=changes,
+                    entries.append(
+                        audit.entry(
+                            admin,
+                            account,
+                            pk=admin.pk_of(obj),
+                            label=site.label(obj),
+                            action=f"action:{name}",
+                            changes=changes,
+                        )
                     )
         await session.flush()
+        await audit.write(session, entries)
     plural = admin.name if total == 1 else admin.name_plural
     if name == "delete":
         return f"Deleted {total:,} {plural}."

@@ -70,7 +70,7 @@ class HistoryController(Controller):
         except SQLAlchemyError:
             return _refused(request, admin, pk, f"Cannot restore this {admin.name}: the database refused it.")
         label = site.label(obj)
-        audit.log(
+        await audit.log(
             db_session,
             admin,
             account_of(request),

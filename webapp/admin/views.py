@@ -214,7 +214,7 @@ class AdminController(Controller):
         obj = await get_object(admin, session, str(pk), for_form=True)
         label = site.label(obj)
         state = audit.state_of(admin, obj)
-        audit.log(
+        await audit.log(
             session,
             admin,
             account_of(request),
@@ -310,11 +310,11 @@ class AdminController(Controller):
             changes = audit.diff(before, audit.state_of(admin, obj))
             admin.after_update(obj, changes)
             label = site.label(obj)
-            if changes:
-                # Logged before the write, so one flush sends both; a refused write rolls the entry back with it.
-                audit.log(db_session, admin, account_of(request), pk=key, label=label, action="update", changes=changes)
             outcome = await _flush(admin, db_session, obj, form, creating=False)
             if outcome == "ok":
+                if changes:
+                    account = account_of(request)
+                    await audit.log(db_session, admin, account, pk=key, label=label, action="update", changes=changes)
                 _keep_own_session(request, obj)
                 message = f"The {admin.name} “{label}” was changed." if changes else f"No changes to “{label}”."
                 if fragment:
@@ -382,7 +382,7 @@ class AdminController(Controller):
         setattr(obj, admin.password_field, first)
         admin.after_password_change(obj)
         label = site.label(obj)
-        audit.log(
+        await audit.log(
             db_session,
             admin,
             account_of(request),
@@ -508,13 +508,14 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
         return render(
             request, "delete.html", {"obj": obj, "messages": [msg(message, "error")]}, admin=admin, status_code=409
         )
-    entry = audit.log(session, admin, account_of(request), pk=key, label=label, action="delete", snapshot=snapshot)
-    await session.flush()
+    entry_id = await audit.log(
+        session, admin, account_of(request), pk=key, label=label, action="delete", snapshot=snapshot
+    )
     account = account_of(request)
     undo = None
     if account is not None and account.can(admin.slug, "add"):
         undo = request.app.route_reverse("admin:restore", model=admin.slug, pk=str(key))
-    message = msg(f"The {admin.name} “{label}” was deleted.", undo_url=undo, entry_id=entry.id)
+    message = msg(f"The {admin.name} “{label}” was deleted.", undo_url=undo, entry_id=entry_id)
     if wants_fragment(request):
         total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
         return render(request, "_row_deleted.html", {"total": total, "messages": [message]}, admin=admin)
