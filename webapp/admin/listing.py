@@ -412,11 +412,10 @@ async def fetch_page(
     remembered_big = view_sizes.more_than(("rows", *view), COUNT_CAP)
     if remembered_big:
         total, exact = COUNT_CAP, False
-    elif sizes.more_than(admin.model, COUNT_CAP):
-        total, exact = await capped_count(session, base)
     else:
-        # A table not known to be big: one statement counts the list's rows and, over those same rows, its
-        # filter choices (right whenever the count is exact, which it is on a table this size).
+        # One statement counts the view's rows (up to the cap) and, over those same rows, its filter choices:
+        # right whenever the count is exact. A search or filter on a big table is often a small view, and then
+        # its matches are found once instead of twice; a big view is counted so only once per memory.
         key = ("count", list_filters.COUNT_CAP, *view)
         counting = built.get(key, lambda: list_filters.counts_statement(base, choices, exact=True, total=True))
         found, *counts = (await session.execute(counting)).one()
