@@ -27,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -573,6 +574,7 @@ class Load:
     threads: int
     gzip: bool
     echo_sql: bool
+    slices: int = 1  # an admin scenario and its floor twin alternate in this many slices of the duration
 
 
 def probe_headers(headers: dict[str, str], load: Load) -> dict[str, str]:
@@ -622,7 +624,39 @@ def _statements(response: httpx.Response) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def measure(running: Server, target: Target, scenario: Scenario, credentials: Credentials, load: Load) -> Row:
+@dataclass
+class Prepared:
+    """A scenario probed and warmed up, ready for load."""
+
+    row: Row
+    running: Server
+    headers: dict[str, str]
+    busy: Callable[[], list[int]]
+    duration: int
+    slow: bool
+
+
+@dataclass
+class Tally:
+    """What the load runs of one scenario add up to (one run, or the slices of an admin/floor pair)."""
+
+    requests: int = 0
+    duration_us: float = 0.0
+    latency_us: float = 0.0  # mean latency x requests, summed over runs
+    bytes: int = 0
+    runs: int = 0
+    p50s: list[float] = field(default_factory=list)
+    p99s: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    server_cpu: float = 0.0
+    others: list[float] = field(default_factory=list)
+    drained: float = 0.0
+
+
+def prepare(
+    running: Server, target: Target, scenario: Scenario, credentials: Credentials, load: Load
+) -> Prepared | Row:
+    """Probe the scenario once (status, statements, is it there at all) and warm it up; a Row when it ends there."""
     row = Row(running.name, scenario, target, note=scenario.note)
     headers = request_headers(scenario, credentials, load)
     if scenario.download:
@@ -641,8 +675,7 @@ def measure(running: Server, target: Target, scenario: Scenario, credentials: Cr
     if scenario.key.startswith("search"):
         matches = _shown_total(response) or 0
         row.note = f"{row.note}; {matches:,} {'match' if matches == 1 else 'matches'}"
-    pid = running.serving_pid
-    busy = functools.partial(server_pids, pid, target.database_name)
+    busy = functools.partial(server_pids, running.serving_pid, target.database_name)
     slow = probe_seconds > SLOW_PROBE  # the probe warmed it up; a warm-up run would only queue more slow work
     if load.warmup and not slow:
         run_wrk(load, running.base_url, scenario, headers, load.warmup)
@@ -651,36 +684,79 @@ def measure(running: Server, target: Target, scenario: Scenario, credentials: Cr
     if slow:  # long enough for about 3 responses per connection
         duration = min(max(duration, math.ceil(3 * load.connections * probe_seconds)), load.max_duration)
         row.note = f"{row.note}; slow: {probe_seconds:.1f} s alone, loaded {duration} s".lstrip("; ")
-    reset_peak_memory(pid)
-    with CpuMeter(busy) as cpu:
-        result = run_wrk(load, running.base_url, scenario, headers, duration)
+    return Prepared(row, running, headers, busy, duration, slow)
+
+
+def load_run(prepared: Prepared, load: Load, seconds: int, tally: Tally) -> None:
+    with CpuMeter(prepared.busy) as cpu:
+        result = run_wrk(load, prepared.running.base_url, prepared.row.scenario, prepared.headers, seconds)
         # wrk leaves one request per connection in flight; the server finishes them: count them, and never let
-        # them spill into the next scenario.
-        drained = wait_until_idle(busy)
-    row.peak_mb = peak_memory_mb(pid)
-    row.others_share = cpu.others_share
-    if drained > DRAIN_NOTE:
-        row.note = f"{row.note}; server busy {drained:.0f} s after the load stopped".lstrip("; ")
-    if cpu.others_share > BUSY_MACHINE:
-        row.note = f"{row.note}; busy machine: others used {cpu.others_share:.0%} of the CPUs".lstrip("; ")
-    failed = {k.removeprefix("errors_"): v for k, v in result.items() if k.startswith("errors_") and v}
-    if failed or not result["requests"]:
+        # them spill into the next run.
+        drained = wait_until_idle(prepared.busy)
+    tally.runs += 1
+    tally.requests += result["requests"]
+    tally.duration_us += result["duration_us"]
+    tally.latency_us += result["latency_mean_us"] * result["requests"]
+    tally.bytes += result["bytes"]
+    if result["requests"]:
+        tally.p50s.append(result["p50_us"])
+        tally.p99s.append(result["p99_us"])
+    for key, value in result.items():
+        if key.startswith("errors_") and value:
+            tally.errors[key.removeprefix("errors_")] = tally.errors.get(key.removeprefix("errors_"), 0) + value
+    tally.server_cpu += cpu.server
+    tally.others.append(cpu.others_share)
+    tally.drained = max(tally.drained, drained)
+
+
+def finish(prepared: Prepared, tally: Tally, load: Load) -> Row:
+    row = prepared.row
+    row.peak_mb = peak_memory_mb(prepared.running.serving_pid)
+    row.others_share = sum(tally.others) / len(tally.others) if tally.others else 0.0
+    if tally.drained > DRAIN_NOTE:
+        row.note = f"{row.note}; server busy {tally.drained:.0f} s after the load stopped".lstrip("; ")
+    if row.others_share > BUSY_MACHINE:
+        row.note = f"{row.note}; busy machine: others used {row.others_share:.0%} of the CPUs".lstrip("; ")
+    if tally.errors or not tally.requests:
         row.status = "error"
         kinds = {"status": "responses ≥ 400", "timeout": "timeouts"}
-        problems = ", ".join(f"{v:,} {kinds.get(k, k + ' errors')}" for k, v in failed.items())
+        problems = ", ".join(f"{v:,} {kinds.get(k, k + ' errors')}" for k, v in tally.errors.items())
         row.note = (
-            f"under load: {problems} in {result['requests']:,} requests; speed not reported; {row.note}"
+            f"under load: {problems} in {tally.requests:,} requests; speed not reported; {row.note}"
             if problems
-            else f"under load: no response within {duration} s; {row.note}"
+            else f"under load: no response within {prepared.duration} s; {row.note}"
         ).rstrip("; ")
         return row
-    row.rps = result["requests"] / (result["duration_us"] / 1e6)
-    row.mean_ms = result["latency_mean_us"] / 1000
-    row.p50_ms = result["p50_us"] / 1000
-    row.p99_ms = result["p99_us"] / 1000
-    row.bytes_per_response = result["bytes"] / result["requests"]
-    row.cpu_ms = cpu.server * 1000 / (result["requests"] + load.connections)
+    row.rps = tally.requests / (tally.duration_us / 1e6)
+    row.mean_ms = tally.latency_us / tally.requests / 1000
+    row.p50_ms = statistics.median(tally.p50s) / 1000  # of the runs' medians: exact for one run
+    row.p99_ms = max(tally.p99s) / 1000
+    row.bytes_per_response = tally.bytes / tally.requests
+    row.cpu_ms = tally.server_cpu * 1000 / (tally.requests + load.connections * tally.runs)
     return row
+
+
+def measure_alone(prepared: Prepared | Row, load: Load) -> Row:
+    if isinstance(prepared, Row):
+        return prepared
+    reset_peak_memory(prepared.running.serving_pid)
+    tally = Tally()
+    load_run(prepared, load, prepared.duration, tally)
+    return finish(prepared, tally, load)
+
+
+def measure_pair(admin: Prepared, floor: Prepared, load: Load) -> tuple[Row, Row]:
+    """The admin and its floor twin loaded in alternating slices (admin, floor; floor, admin; ...), so a change
+    in the machine's load during the pair's run weighs on both alike instead of on whichever ran then."""
+    slices = max(1, min(load.slices, load.duration))
+    seconds = max(1, round(load.duration / slices))
+    tallies = {id(admin): Tally(), id(floor): Tally()}
+    for prepared in (admin, floor):
+        reset_peak_memory(prepared.running.serving_pid)
+    for number in range(slices):
+        for prepared in (admin, floor) if number % 2 == 0 else (floor, admin):
+            load_run(prepared, load, seconds, tallies[id(prepared)])
+    return finish(admin, tallies[id(admin)], load), finish(floor, tallies[id(floor)], load)
 
 
 def download(running: Server, row: Row, headers: dict[str, str]) -> Row:
@@ -714,7 +790,7 @@ def download(running: Server, row: Row, headers: dict[str, str]) -> Row:
 
 
 def run_target(target: Target, load: Load, *, floor: bool, only: frozenset[str] = frozenset()) -> list[Row]:
-    """Both servers up side by side; each floor scenario runs right after its admin twin, so drift hits both."""
+    """Both servers up side by side; each floor scenario is loaded in alternating slices with its admin twin."""
     rows = []
 
     def chosen(scenarios: list[Scenario]) -> list[Scenario]:
@@ -734,17 +810,29 @@ def run_target(target: Target, load: Load, *, floor: bool, only: frozenset[str] 
         for name, _, scenarios in apps[1:]:
             start = scenarios[0].paths[0] if scenarios and scenarios[0].method == "GET" else "/floor/item/"
             credentials[name] = acquire_credentials(running[name].base_url, start)
-        queue: list[tuple[str, Scenario]] = []
+        twins = {s.key: s for s in apps[1][2]} if floor else {}
+
+        def prepared(name: str, scenario: Scenario) -> Prepared | Row:
+            return prepare(running[name], target, scenario, credentials[name], load)
+
+        def keep(*measured: Row) -> None:
+            for row in measured:
+                shown = f"{row.rps:,.0f} req/s, {row.cpu_ms:.1f} CPU ms/req" if row.rps and row.cpu_ms else row.note
+                log(f"{row.app} {target.db} {target.size:,} {row.scenario.label}: {row.status} {shown}")
+                rows.append(row)
+
         for scenario in apps[0][2]:
-            queue.append(("admin", scenario))
-            queue += [(name, twin) for name, _, scenarios in apps[1:] for twin in scenarios if twin.key == scenario.key]
-        queued = {(name, scenario.key) for name, scenario in queue}
-        queue += [(name, s) for name, _, scenarios in apps[1:] for s in scenarios if (name, s.key) not in queued]
-        for name, scenario in queue:
-            row = measure(running[name], target, scenario, credentials[name], load)
-            shown = f"{row.rps:,.0f} req/s, {row.cpu_ms:.1f} CPU ms/req" if row.rps and row.cpu_ms else row.note
-            log(f"{name} {target.db} {target.size:,} {scenario.label}: {row.status} {shown}")
-            rows.append(row)
+            twin = twins.pop(scenario.key, None)
+            if twin is None:
+                keep(measure_alone(prepared("admin", scenario), load))
+                continue
+            admin, floor_twin = prepared("admin", scenario), prepared("floor", twin)
+            if isinstance(admin, Prepared) and isinstance(floor_twin, Prepared) and not (admin.slow or floor_twin.slow):
+                keep(*measure_pair(admin, floor_twin, load))
+            else:
+                keep(measure_alone(admin, load), measure_alone(floor_twin, load))
+        for twin in twins.values():
+            keep(measure_alone(prepared("floor", twin), load))
     return rows
 
 
@@ -916,6 +1004,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--max-duration", type=int, help="longest load for a slow scenario, in seconds (default 60; quick 10)"
     )
     parser.add_argument("--warmup", type=int, help="seconds of unmeasured load before each (default 2; quick 1)")
+    parser.add_argument(
+        "--slices", type=int, default=5, help="admin/floor pairs alternate in this many slices (default 5; quick 1)"
+    )
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="wrk threads (default: 1 per core)")
     parser.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip like a browser")
@@ -937,8 +1028,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     options.duration = options.duration or (2 if options.quick else 10)
     options.max_duration = options.max_duration or (10 if options.quick else 60)
     options.warmup = options.warmup if options.warmup is not None else (1 if options.quick else 2)
-    if options.duration < 1 or options.warmup < 0 or options.connections < 1 or options.threads < 1:
-        parser.error("--duration, --connections and --threads must be at least 1, --warmup at least 0")
+    if min(options.duration, options.connections, options.threads, options.slices) < 1 or options.warmup < 0:
+        parser.error("--duration, --slices, --connections and --threads must be at least 1, --warmup at least 0")
     if options.no_sqlite and not options.postgres:
         parser.error("--no-sqlite leaves nothing to run without --postgres")
     return options
@@ -961,6 +1052,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=options.threads,
         gzip=options.gzip,
         echo_sql=options.echo_sql,
+        slices=options.slices if not options.quick else 1,
     )
     dbs = [db for db, on in (("sqlite", not options.no_sqlite), ("postgres", options.postgres)) if on]
     rows: list[Row] = []

@@ -16,8 +16,10 @@ from litestar.exceptions import HTTPException
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     and_,
     bindparam,
+    cast,
     func,
     inspect,
     literal,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.util import ClauseAdapter
 
 from webapp.admin import filters as list_filters
 from webapp.admin.fields import Field, Kind, to_json
@@ -40,6 +43,7 @@ COUNT_CAP = list_filters.COUNT_CAP
 RESERVED = frozenset({"q", "sort", "page", "per_page", "after", "before", "last", "select_all", "ids", "action"})
 MIN_INDEXED_TERM = 3
 OFFSET = "list_offset"
+PAGE_KEYS = "list_page_keys"
 
 
 class BadListQuery(HTTPException):
@@ -365,6 +369,41 @@ async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: s
     return f"{total:,}" if exact else f"{COUNT_CAP:,}+"
 
 
+def _count_and_page_keys(
+    admin: ModelAdmin,
+    view: Select[Any],
+    ordered: Select[Any],
+    choices: list[list_filters.Choice],
+    parts: list[OrderPart],
+    per_page: int,
+) -> Select[Any]:
+    """The view's capped row count, its choices' counts and, comma-joined, the keys of the numbered page at the
+    OFFSET parameter (one more than a page: is there a next?), all from one pass over the view's first
+    COUNT_CAP + 1 rows. `ordered` is the view with the joins its ordering needs. The rows are a CTE read twice,
+    which SQLite and PostgreSQL both materialize: the view is searched and filtered once. The keys are right only
+    when the count is exact (all the view's rows were there to sort)."""
+    needed = [c.column for c in choices if c.base is None]
+    columns = {id(c): c for c in [admin.pk_column, *(p.expression for p in parts), *needed]}
+    rows = (
+        ordered.with_only_columns(
+            *(c.label(f"c{n}") for n, c in enumerate(columns.values())), maintain_column_froms=True
+        )
+        .order_by(None)
+        .limit(COUNT_CAP + 1)
+        .cte("view_rows")
+    )
+    adapt = ClauseAdapter(rows).traverse
+    page = (
+        select(adapt(admin.pk_column).label("key"))
+        .order_by(*(adapt(clause) for clause in order_clauses(parts)))
+        .offset(bindparam(OFFSET))
+        .limit(per_page + 1)
+        .subquery()
+    )
+    keys = select(func.aggregate_strings(cast(page.c.key, String), ",")).scalar_subquery()
+    return select(func.count(), *list_filters.count_columns(choices, view, rows), keys).select_from(rows)
+
+
 class BuiltStatements:
     """The statements of the list views asked for lately, built once each: building one (search unions,
     filter conditions, choice counts adapted to the capped rows) costs more than running it on a small table.
@@ -408,42 +447,56 @@ async def fetch_page(
         return base_statement(admin, query.q, {k: v for k, v in query.filters if k not in names}, dialect)
 
     filters, choices = await list_filters.sidebar(session, admin.filter_fields, query.filter_dict, without, label)
-    counted = False
-    remembered_big = view_sizes.more_than(("rows", *view), COUNT_CAP)
-    if remembered_big:
-        total, exact = COUNT_CAP, False
-    else:
-        # One statement counts the view's rows (up to the cap) and, over those same rows, its filter choices:
-        # right whenever the count is exact. A search or filter on a big table is often a small view, and then
-        # its matches are found once instead of twice; a big view is counted so only once per memory.
-        key = ("count", list_filters.COUNT_CAP, *view)
-        counting = built.get(key, lambda: list_filters.counts_statement(base, choices, exact=True, total=True))
-        found, *counts = (await session.execute(counting)).one()
-        total, exact = min(found, COUNT_CAP), found <= COUNT_CAP
-        if exact:
-            list_filters.set_counts(choices, counts)
-            counted = True
-    if not exact and not remembered_big:
-        sizes.found_more_than(admin.model, COUNT_CAP)
-        view_sizes.found_more_than(("rows", *view), COUNT_CAP)
-    estimate = None
-    if not exact and not query.q and not query.filters:
-        estimate = await _estimate(session, admin, view_sizes)
     parts, joins = built.get(("order", admin.slug, query.sort), lambda: ordering(admin, query.sort, label_column))
     keyset = keyset_possible(parts)
     statement = base
     for join in joins:
         statement = statement.outerjoin(join)
     per_page = query.per_page
+    numbered = not (keyset and (query.after or query.before or query.last))
+    counted = False
+    page_keys: list[Any] | None = None  # the numbered page's keys, when the count found them along
+    remembered_big = view_sizes.more_than(("rows", *view), COUNT_CAP)
+    if remembered_big:
+        total, exact = COUNT_CAP, False
+    else:
+        # One statement counts the view's rows (up to the cap) and, over those same rows, its filter choices and
+        # (for a numbered page) which rows the page shows: right whenever the count is exact. A search or filter
+        # on a big table is often a small view, and then its matches are found once instead of three times; a
+        # big view is counted so only once per memory.
+        if numbered:
+            key = ("count+page", COUNT_CAP, *view, query.sort, per_page)
+            counting = built.get(key, lambda: _count_and_page_keys(admin, base, statement, choices, parts, per_page))
+            found, *counts, keys_text = (await session.execute(counting, {OFFSET: (query.page - 1) * per_page})).one()
+        else:
+            key = ("count", COUNT_CAP, *view)
+            counting = built.get(key, lambda: list_filters.counts_statement(base, choices, exact=True, total=True))
+            found, *counts = (await session.execute(counting)).one()
+            keys_text = None
+        total, exact = min(found, COUNT_CAP), found <= COUNT_CAP
+        if exact:
+            list_filters.set_counts(choices, counts)
+            counted = True
+            if numbered:
+                page_keys = [admin.parse_pk(k) for k in keys_text.split(",")] if keys_text else []
+    if not exact and not remembered_big:
+        sizes.found_more_than(admin.model, COUNT_CAP)
+        view_sizes.found_more_than(("rows", *view), COUNT_CAP)
+    estimate = None
+    if not exact and not query.q and not query.filters:
+        estimate = await _estimate(session, admin, view_sizes)
 
-    def with_rows(page: Select[Any], order: list[Any]) -> Select[Any]:
-        """The page's rows with their relations: its keys first (a walk of the ordering; joining each related
-        row before the LIMIT would cost a lookup per skipped row), then its own rows."""
-        keys = page.with_only_columns(admin.pk_column, maintain_column_froms=True)
+    def rows_of(keys: Any, order: list[Any]) -> Select[Any]:
+        """The rows with these keys, with their relations, in the page's order."""
         rows = select(admin.model)
         for join in joins:
             rows = rows.outerjoin(join)
         return admin.with_relations(rows.where(admin.pk_column.in_(keys)).order_by(*order), admin.list_fields)
+
+    def with_rows(page: Select[Any], order: list[Any]) -> Select[Any]:
+        """The page's rows: its keys first (a walk of the ordering; joining each related row before the LIMIT
+        would cost a lookup per skipped row), then its own rows."""
+        return rows_of(page.with_only_columns(admin.pk_column, maintain_column_froms=True), order)
 
     async def run(rows: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
         return list((await session.execute(rows, params)).unique().scalars())
@@ -466,18 +519,26 @@ async def fetch_page(
         if query.last:
             has_next, has_prev = False, total > per_page
     else:
-        page_number = query.page
+        page_number = requested = query.page
         if exact and page_number > max(1, math.ceil(total / per_page)):
             page_number = max(1, math.ceil(total / per_page))
             query = replace(query, page=page_number)
         offset = (page_number - 1) * per_page
 
-        def numbered() -> Select[Any]:
+        def numbered_rows() -> Select[Any]:
             order = order_clauses(parts)
             return with_rows(statement.order_by(*order).offset(bindparam(OFFSET)).limit(per_page + 1), order)
 
-        # Built once per view, sort and page size: the offset is a parameter.
-        rows = await run(built.get(("page", *view, query.sort, per_page), numbered), {OFFSET: offset})
+        def rows_by_key() -> Select[Any]:
+            return rows_of(bindparam(PAGE_KEYS, expanding=True), order_clauses(parts))
+
+        if page_keys is not None and page_number == requested and (page_keys or not total):
+            # The count found the page's keys: its rows by key, without walking the view again.
+            built_rows = built.get(("page-by-key", admin.slug, query.sort), rows_by_key)
+            rows = await run(built_rows, {PAGE_KEYS: page_keys}) if page_keys else []
+        else:
+            # Built once per view, sort and page size: the offset is a parameter.
+            rows = await run(built.get(("page", *view, query.sort, per_page), numbered_rows), {OFFSET: offset})
         has_next, has_prev = len(rows) > per_page, page_number > 1
         rows = rows[:per_page]
     page = Page(
