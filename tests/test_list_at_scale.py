@@ -426,7 +426,7 @@ async def test_filter_and_sort_links_carry_a_search_term_with_url_characters_int
 
 
 async def test_a_numbered_page_searches_and_filters_its_view_once(browser, many):
-    """The count of a view not known to be big also picks the page's keys: the search runs in one statement."""
+    """The count of a searched view not known to be big also picks the page's keys: the search runs once."""
     with count_statements() as statements:
         page = (await browser.open("/admin/item/?q=widget&status=active&sort=-owner_id&page=2&per_page=5")).text
     searching = [s for s in statements if "like" in s.lower() or "match" in s.lower()]

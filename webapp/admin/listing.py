@@ -453,18 +453,21 @@ async def fetch_page(
     for join in joins:
         statement = statement.outerjoin(join)
     per_page = query.per_page
-    numbered = not (keyset and (query.after or query.before or query.last))
+    # A searched numbered page picks its keys in its count's statement: a search's matches are costly to find
+    # twice (an index of its own, a union over the search fields), while a plain or filtered view walks the
+    # ordering's index to its page for less than sorting all its rows would cost.
+    keys_with_count = bool(query.q) and not (keyset and (query.after or query.before or query.last))
     counted = False
     page_keys: list[Any] | None = None  # the numbered page's keys, when the count found them along
     remembered_big = view_sizes.more_than(("rows", *view), COUNT_CAP)
     if remembered_big:
         total, exact = COUNT_CAP, False
     else:
-        # One statement counts the view's rows (up to the cap) and, over those same rows, its filter choices and
-        # (for a numbered page) which rows the page shows: right whenever the count is exact. A search or filter
-        # on a big table is often a small view, and then its matches are found once instead of three times; a
-        # big view is counted so only once per memory.
-        if numbered:
+        # One statement counts the view's rows (up to the cap) and, over those same rows, its filter choices (and
+        # maybe which rows the page shows): right whenever the count is exact. A search or filter on a big table
+        # is often a small view, and then its matches are found once or twice instead of three times; a big view
+        # is counted so only once per memory.
+        if keys_with_count:
             key = ("count+page", COUNT_CAP, *view, query.sort, per_page)
             counting = built.get(key, lambda: _count_and_page_keys(admin, base, statement, choices, parts, per_page))
             found, *counts, keys_text = (await session.execute(counting, {OFFSET: (query.page - 1) * per_page})).one()
@@ -477,7 +480,7 @@ async def fetch_page(
         if exact:
             list_filters.set_counts(choices, counts)
             counted = True
-            if numbered:
+            if keys_with_count:
                 page_keys = [admin.parse_pk(k) for k in keys_text.split(",")] if keys_text else []
     if not exact and not remembered_big:
         sizes.found_more_than(admin.model, COUNT_CAP)
