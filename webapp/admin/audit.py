@@ -66,19 +66,8 @@ async def write(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
         await session.execute(_INSERT, entries)
 
 
-async def log(
-    session: AsyncSession,
-    admin: ModelAdmin,
-    account: SignedIn | None,
-    *,
-    pk: Any,
-    label: str,
-    action: str,
-    changes: dict[str, list[Any]] | None = None,
-    snapshot: dict[str, Any] | None = None,
-) -> int:
-    """Write one entry now; its id."""
-    row = entry(admin, account, pk=pk, label=label, action=action, changes=changes, snapshot=snapshot)
+async def log(session: AsyncSession, row: dict[str, Any]) -> int:
+    """Write one `entry` row now; its id."""
     return (await session.execute(_INSERT_RETURNING_ID, row)).scalar_one()
 
 

@@ -216,20 +216,15 @@ async def _run(
     """Delete or act on every selected row, with an audit entry each, in the request's one transaction."""
     account = account_of(request)
     messages = []
+
+    def entry_of(obj: Any, what: str, **details: Any) -> dict[str, Any]:
+        return audit.entry(admin, account, pk=admin.pk_of(obj), label=site.label(obj), action=what, **details)
+
     async for rows in _chunks(session, admin, selection):
         entries = []
         if name == "delete":
             for obj in rows:
-                entries.append(
-                    audit.entry(
-                        admin,
-                        account,
-                        pk=admin.pk_of(obj),
-                        label=site.label(obj),
-                        action="delete",
-                        snapshot=audit.state_of(admin, obj),
-                    )
-                )
+                entries.append(entry_of(obj, "delete", snapshot=audit.state_of(admin, obj)))
                 await session.delete(obj)
         else:
             assert action is not None
@@ -240,16 +235,7 @@ async def _run(
             for obj in rows:
                 changes = audit.diff(before[admin.pk_of(obj)], audit.state_of(admin, obj))
                 if changes:
-                    entries.append(
-                        audit.entry(
-                            admin,
-                            account,
-                            pk=admin.pk_of(obj),
-                            label=site.label(obj),
-                            action=f"action:{name}",
-                            changes=changes,
-                        )
-                    )
+                    entries.append(entry_of(obj, f"action:{name}", changes=changes))
         await session.flush()
         await audit.write(session, entries)
     plural = admin.name if total == 1 else admin.name_plural

@@ -70,15 +70,9 @@ class HistoryController(Controller):
         except SQLAlchemyError:
             return _refused(request, admin, pk, f"Cannot restore this {admin.name}: the database refused it.")
         label = site.label(obj)
-        await audit.log(
-            db_session,
-            admin,
-            account_of(request),
-            pk=pk,
-            label=label,
-            action="restore",
-            changes={k: [None, v] for k, v in (entry.snapshot or {}).items() if v not in (None, [], "")},
-        )
+        changes = {k: [None, v] for k, v in (entry.snapshot or {}).items() if v not in (None, [], "")}
+        row = audit.entry(admin, account_of(request), pk=pk, label=label, action="restore", changes=changes)
+        await audit.log(db_session, row)
         message = f"The {admin.name} “{label}” was restored."
         if wants_fragment(request):
             obj = await get_object(admin, db_session, pk)

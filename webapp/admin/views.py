@@ -214,14 +214,9 @@ class AdminController(Controller):
         obj = await get_object(admin, session, str(pk), for_form=True)
         label = site.label(obj)
         state = audit.state_of(admin, obj)
+        changes = {k: [None, v] for k, v in state.items() if v not in (None, [], "")}
         await audit.log(
-            session,
-            admin,
-            account_of(request),
-            pk=pk,
-            label=label,
-            action="create",
-            changes={k: [None, v] for k, v in state.items() if v not in (None, [], "")},
+            session, audit.entry(admin, account_of(request), pk=pk, label=label, action="create", changes=changes)
         )
         message = f"The {admin.name} “{label}” was added."
         if admin.password_field:
@@ -314,7 +309,8 @@ class AdminController(Controller):
             if outcome == "ok":
                 if changes:
                     account = account_of(request)
-                    await audit.log(db_session, admin, account, pk=key, label=label, action="update", changes=changes)
+                    row = audit.entry(admin, account, pk=key, label=label, action="update", changes=changes)
+                    await audit.log(db_session, row)
                 _keep_own_session(request, obj)
                 message = f"The {admin.name} “{label}” was changed." if changes else f"No changes to “{label}”."
                 if fragment:
@@ -382,15 +378,11 @@ class AdminController(Controller):
         setattr(obj, admin.password_field, first)
         admin.after_password_change(obj)
         label = site.label(obj)
-        await audit.log(
-            db_session,
-            admin,
-            account_of(request),
-            pk=admin.pk_of(obj),
-            label=label,
-            action="password",
-            changes={"password": ["(hidden)", "(changed)"]},
+        changes = {"password": ["(hidden)", "(changed)"]}
+        row = audit.entry(
+            admin, account_of(request), pk=admin.pk_of(obj), label=label, action="password", changes=changes
         )
+        await audit.log(db_session, row)
         await db_session.flush()
         _keep_own_session(request, obj)
         return redirect_with_message(request, admin.list_url, f"The password of “{label}” was changed.")
@@ -508,9 +500,8 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
         return render(
             request, "delete.html", {"obj": obj, "messages": [msg(message, "error")]}, admin=admin, status_code=409
         )
-    entry_id = await audit.log(
-        session, admin, account_of(request), pk=key, label=label, action="delete", snapshot=snapshot
-    )
+    row = audit.entry(admin, account_of(request), pk=key, label=label, action="delete", snapshot=snapshot)
+    entry_id = await audit.log(session, row)
     account = account_of(request)
     undo = None
     if account is not None and account.can(admin.slug, "add"):
