@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
+import anyio
 import pytest
 from litestar import Litestar
 
 from webapp.admin.views import AdminController
+from webapp.demo.models import Item
 
 pytestmark = pytest.mark.anyio
 
@@ -51,6 +55,42 @@ async def test_a_crash_shows_a_request_id_and_no_details(browser, demo, monkeypa
     fragment = await browser.open("/admin/item/", HX_Request="true")
     assert fragment.status_code == 500
     assert "<html" not in fragment.text and "request id" in fragment.text
+
+
+async def test_a_client_that_hangs_up_mid_body_is_no_server_error(browser, demo, db, caplog):
+    """A closed tab or a stopped load generator: nothing written, and no ERROR with a traceback in the log."""
+    token = await browser._token()
+    cookie = "; ".join(f"{name}={value}" for name, value in browser.client.cookies.items())
+    body = b"name=Half+sent&price=1.00"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PATCH", "scheme": "http",
+        "path": f"/admin/item/{demo.lamp.id}", "raw_path": f"/admin/item/{demo.lamp.id}".encode(),
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("testserver.local", 80),
+        "headers": [
+            (b"host", b"testserver.local"), (b"cookie", cookie.encode()), (b"x-csrftoken", token.encode()),
+            (b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", str(len(body)).encode()),
+        ],
+    }  # fmt: skip
+    messages = iter([{"type": "http.request", "body": body[:5], "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(messages)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def call_app() -> None:
+        await browser.client.app(scope, receive, send)
+
+    with caplog.at_level(logging.INFO, logger="webapp.admin.errors"):
+        # On the client's own event loop, where the app's database connections live.
+        await anyio.to_thread.run_sync(browser.client.blocking_portal.call, call_app)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "client left" in caplog.text
+    async with db() as session:
+        assert (await session.get(Item, demo.lamp.id)).name == demo.lamp.name
 
 
 def test_the_admin_controller_knows_no_demo_model():

@@ -8,7 +8,7 @@ from typing import Any
 
 from advanced_alchemy.exceptions import NotFoundError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -67,8 +67,16 @@ def not_found(request: Request[Any, Any, Any], exc: NotFoundError) -> Response[A
     return error_page(request, HTTP_404_NOT_FOUND, "The record you asked for does not exist.")
 
 
+# Litestar's only sign that the client hung up while sending its body (a closed tab, a load generator stopping).
+CLIENT_GONE = "client disconnected prematurely"
+
+
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request_id = uuid.uuid4().hex[:12]
+    if isinstance(exc, InternalServerException) and exc.detail == CLIENT_GONE:
+        # Nothing failed on our side and nobody is left to answer: no traceback in the error log.
+        log.info("client left before sending its whole request, %s %s", request.method, request.url.path)
+        return Response(b"", status_code=HTTP_400_BAD_REQUEST)
     log.exception("unhandled error, request id %s, %s %s", request_id, request.method, request.url.path, exc_info=exc)
     detail = f"Something went wrong on our side. If it keeps happening, report request id {request_id}."
     response = error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, detail)
