@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -144,15 +145,20 @@ async def load_choices(
     for f in form.fields:
         if f.related_model is None or (wanted is not None and f.name not in wanted):
             continue
-        (pk_column,) = inspect(f.related_model).primary_key
         if not sizes.more_than(f.related_model, SELECT_LIMIT):
-            statement = select(f.related_model).order_by(pk_column).limit(SELECT_LIMIT + 1)
-            rows = (await session.execute(statement)).scalars().all()
+            rows = (await session.execute(_choices_statement(f.related_model))).scalars().all()
             if len(rows) <= SELECT_LIMIT:
                 form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
                 continue
             sizes.found_more_than(f.related_model, SELECT_LIMIT)
         form.lookups[f.name] = [(str(key), label(row)) for key, row in await _chosen_rows(session, f, form)]
+
+
+@cache
+def _choices_statement(model: type) -> Select[Any]:
+    """Every row of a small related table (one more than SELECT_LIMIT tells it is not small), built once."""
+    (pk_column,) = inspect(model).primary_key
+    return select(model).order_by(pk_column).limit(SELECT_LIMIT + 1)
 
 
 async def _chosen_rows(session: AsyncSession, f: Field, form: BoundForm) -> list[tuple[Any, Any]]:
