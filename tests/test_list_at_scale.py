@@ -433,3 +433,21 @@ async def test_a_numbered_page_searches_and_filters_its_view_once(browser, many)
     assert len(searching) == 1 and "count(" in searching[0].lower(), searching
     whole = _ids((await browser.open("/admin/item/?q=widget&status=active&sort=-owner_id&per_page=200")).text)
     assert len(whole) == 20 and _ids(page) == whole[5:10]
+
+
+async def test_a_searched_page_past_the_end_empty_or_over_the_cap_still_shows_the_right_rows(
+    browser, many, monkeypatch
+):
+    """The keys a search's count picks are only used for the page asked for, and only when the count is exact."""
+    from webapp.admin import filters
+
+    whole = _ids((await browser.open("/admin/item/?q=widget&status=active&per_page=200")).text)
+    assert len(whole) == 20
+    beyond = (await browser.open("/admin/item/?q=widget&status=active&per_page=5&page=99")).text
+    assert _ids(beyond) == whole[15:20] and 'aria-current="page">4<' in beyond, "the last page instead"
+    nothing = await browser.open("/admin/item/?q=no-such-widget&per_page=5&page=3")
+    assert nothing.status_code == 200 and _ids(nothing.text) == [] and ">0</span> items" in nothing.text
+    monkeypatch.setattr(listing, "COUNT_CAP", 15)
+    monkeypatch.setattr(filters, "COUNT_CAP", 15)
+    over = (await browser.open("/admin/item/?q=widget&status=active&per_page=5&page=2")).text
+    assert "15+</span> items" in over and _ids(over) == whole[5:10], "over the cap: the ordering walked instead"

@@ -458,7 +458,7 @@ async def fetch_page(
     # ordering's index to its page for less than sorting all its rows would cost.
     keys_with_count = bool(query.q) and not (keyset and (query.after or query.before or query.last))
     counted = False
-    page_keys: list[Any] | None = None  # the numbered page's keys, when the count found them along
+    page_keys: list[Any] = []  # the numbered page's keys, when the count found them along
     remembered_big = view_sizes.more_than(("rows", *view), COUNT_CAP)
     if remembered_big:
         total, exact = COUNT_CAP, False
@@ -522,7 +522,7 @@ async def fetch_page(
         if query.last:
             has_next, has_prev = False, total > per_page
     else:
-        page_number = requested = query.page
+        page_number = query.page
         if exact and page_number > max(1, math.ceil(total / per_page)):
             page_number = max(1, math.ceil(total / per_page))
             query = replace(query, page=page_number)
@@ -535,10 +535,10 @@ async def fetch_page(
         def rows_by_key() -> Select[Any]:
             return rows_of(bindparam(PAGE_KEYS, expanding=True), order_clauses(parts))
 
-        if page_keys is not None and page_number == requested and (page_keys or not total):
-            # The count found the page's keys: its rows by key, without walking the view again.
-            built_rows = built.get(("page-by-key", admin.slug, query.sort), rows_by_key)
-            rows = await run(built_rows, {PAGE_KEYS: page_keys}) if page_keys else []
+        if page_keys:
+            # The count found the page's keys: its rows by key, without walking the view again. (None found: the
+            # view is empty, or the page asked for lies past its end and the last page is shown instead.)
+            rows = await run(built.get(("page-by-key", admin.slug, query.sort), rows_by_key), {PAGE_KEYS: page_keys})
         else:
             # Built once per view, sort and page size: the offset is a parameter.
             rows = await run(built.get(("page", *view, query.sort, per_page), numbered_rows), {OFFSET: offset})

@@ -500,9 +500,9 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
         return render(
             request, "delete.html", {"obj": obj, "messages": [msg(message, "error")]}, admin=admin, status_code=409
         )
-    row = audit.entry(admin, account_of(request), pk=key, label=label, action="delete", snapshot=snapshot)
-    entry_id = await audit.log(session, row)
     account = account_of(request)
+    row = audit.entry(admin, account, pk=key, label=label, action="delete", snapshot=snapshot)
+    entry_id = await audit.log(session, row)
     undo = None
     if account is not None and account.can(admin.slug, "add"):
         undo = request.app.route_reverse("admin:restore", model=admin.slug, pk=str(key))
