@@ -209,6 +209,7 @@ async def test_relations_above_the_threshold_become_an_autocomplete(browser, dem
     assert '<select id="field-owner_id"' not in big
     assert f'<input type="hidden" name="owner_id" value="{demo.ada.id}" id="field-owner_id-value">' in big
     assert 'hx-get="/admin/user/lookup"' in big and 'value="ada"' in big
+    assert 'role="listbox" aria-label="Owner results"' in big, "the results list is named after its field"
     assert '<select id="field-tags"' in big, "tags stay a select: there are few"
 
 

@@ -62,6 +62,7 @@ def field_input(
             id,
             value_selector=f"#{id}-value",
             aria_label=field.label if compact else "",
+            results_label=field.label,
             current=chosen[0][1] if chosen else "",
             described=f"{id}-error" if error else "",
             invalid=error is not None,
@@ -80,6 +81,7 @@ def field_input(
             id,
             chips=f"#{id}-chips",
             aria_label=field.label if compact else "",
+            results_label=field.label,
             described=f"{id}-error" if error else "",
             invalid=error is not None,
             autofocus=autofocus,
@@ -134,13 +136,15 @@ def _lookup(
     chips: str = "",
     label: str = "",
     aria_label: str = "",
+    results_label: str = "",
     current: str = "",
     described: str = "",
     invalid: bool = False,
     autofocus: bool = False,
 ) -> str:
     """Autocomplete over a related model's lookup URL. A pick sets the element `value_selector` names (one key),
-    or adds a chip to the list `chips` names (many keys); `submit` names a form to submit after."""
+    or adds a chip to the list `chips` names (many keys); `submit` names a form to submit after. The list of
+    results is named after `label`, `aria_label` or `results_label` (a field's visible label), else the model."""
     data = ""
     if value_selector:
         data += f' data-lookup-value="{html(value_selector)}"'
@@ -171,6 +175,7 @@ def _lookup(
     out += (
         " data-lookup-search>\n"
         f'  <div class="lookup-results" id="{id}-results" role="listbox"'
-        f' aria-label="{html(label or aria_label)} results"></div>\n</div>'
+        f' aria-label="{html(label or aria_label or results_label or related_admin.name_plural.capitalize())}'
+        ' results"></div>\n</div>'
     )
     return out
