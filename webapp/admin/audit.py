@@ -31,6 +31,11 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
 
 
+def created(state: dict[str, Any]) -> dict[str, list[Any]]:
+    """The changes of a record that came into being (added or restored): its fields that hold a value."""
+    return {name: [None, value] for name, value in state.items() if value not in (None, [], "")}
+
+
 def entry(
     admin: ModelAdmin,
     account: SignedIn | None,

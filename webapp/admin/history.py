@@ -70,7 +70,7 @@ class HistoryController(Controller):
         except SQLAlchemyError:
             return _refused(request, admin, pk, f"Cannot restore this {admin.name}: the database refused it.")
         label = site.label(obj)
-        changes = {k: [None, v] for k, v in (entry.snapshot or {}).items() if v not in (None, [], "")}
+        changes = audit.created(entry.snapshot or {})
         row = audit.entry(admin, account_of(request), pk=pk, label=label, action="restore", changes=changes)
         await audit.log(db_session, row)
         message = f"The {admin.name} “{label}” was restored."

@@ -213,11 +213,9 @@ class AdminController(Controller):
         pk = admin.pk_of(obj)
         obj = await get_object(admin, session, str(pk), for_form=True)
         label = site.label(obj)
-        state = audit.state_of(admin, obj)
-        changes = {k: [None, v] for k, v in state.items() if v not in (None, [], "")}
-        await audit.log(
-            session, audit.entry(admin, account_of(request), pk=pk, label=label, action="create", changes=changes)
-        )
+        changes = audit.created(audit.state_of(admin, obj))
+        row = audit.entry(admin, account_of(request), pk=pk, label=label, action="create", changes=changes)
+        await audit.log(session, row)
         message = f"The {admin.name} “{label}” was added."
         if admin.password_field:
             message += " Now set its password."
