@@ -24,55 +24,41 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from litestar.types import ASGIApp, Message
 
-from bench import run, seed
+from bench import run
 
-Receive = Callable[[], Awaitable[Message]]
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    htmx: bool = False
+SIZE = 1000  # items in the seeded database
 
 
-def requests_for(scenario: str, prefix: str, size: int) -> list[Request]:
-    """The same requests as `run.py`'s scenario of that name, against /admin or /floor."""
-    if scenario == "edit":
-        return [Request("GET", f"/{prefix}/item/{(size + 1) // 2}/edit")]
-    if scenario == "update":
-        return [Request("PATCH", f"/{prefix}/item/{pk}", htmx=True) for pk in seed.page_one_ids(size)]
-    return [Request("GET", f"/{prefix}/item/")]
+def scenario_of(app: str, key: str, size: int) -> run.Scenario:
+    """`run.py`'s scenario of that key, the admin's or the floor's twin: the same paths, method and body."""
+    scenarios = run.admin_scenarios(size) if app == "admin" else run.floor_scenarios(size)
+    return next(scenario for scenario in scenarios if scenario.key == key)
 
 
 class Client:
-    """Calls an ASGI app directly with a browser's cookies; every write changes the row it sends."""
+    """Calls an ASGI app directly with a browser's cookies, over a scenario's paths in turn; every write changes
+    the row it sends."""
 
-    def __init__(self, app: ASGIApp, credentials: run.Credentials) -> None:
+    def __init__(self, app: ASGIApp, credentials: run.Credentials, scenario: run.Scenario) -> None:
         self.app = app
-        self.cookie = "; ".join(f"{k}={v}" for k, v in credentials.cookies.items()).encode()
-        self.csrf = credentials.csrf_token.encode()
+        self.scenario = scenario
+        headers = run.request_headers(scenario, credentials) | {"Host": "127.0.0.1"}
+        self.headers = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
         self.sent = 0
 
-    async def send(self, request: Request) -> int:
+    async def send(self) -> int:
+        path = self.scenario.paths[self.sent % len(self.scenario.paths)]
         self.sent += 1
-        body = f"name=Bench+item+{self.sent}&price={self.sent}.50".encode() if request.method == "PATCH" else b""
-        headers = [(b"host", b"127.0.0.1"), (b"cookie", self.cookie)]
-        if request.method != "GET":
-            headers += [(b"x-csrftoken", self.csrf), (b"content-type", b"application/x-www-form-urlencoded")]
-        if request.htmx:
-            headers.append((b"hx-request", b"true"))
+        body = self.scenario.body.replace("{n}", str(self.sent)).encode()
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
-            "scheme": "http", "path": request.path, "raw_path": request.path.encode(), "query_string": b"",
-            "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
-            "state": {},
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": self.scenario.method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": self.headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80), "state": {},
         }  # fmt: skip
         status = 0
         delivered = False
@@ -91,21 +77,21 @@ class Client:
                 status = message["status"]
 
         await self.app(scope, receive, send)  # type: ignore[arg-type]
+        if status != 200:
+            raise run.BenchError(f"{self.scenario.method} {path} answered {status}")
         return status
 
 
-async def block(client: Client, requests: Sequence[Request], count: int, concurrency: int) -> float:
+async def block(client: Client, count: int, concurrency: int) -> float:
     """CPU ms per request of this process over `count` requests, `concurrency` at a time."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(index: int) -> None:
+    async def one() -> None:
         async with gate:
-            status = await client.send(requests[index % len(requests)])
-        if status != 200:
-            raise run.BenchError(f"{requests[index % len(requests)].path} answered {status}")
+            await client.send()
 
     started = time.process_time()
-    await asyncio.gather(*(one(i) for i in range(count)))
+    await asyncio.gather(*(one() for _ in range(count)))
     return (time.process_time() - started) * 1000 / count
 
 
@@ -200,18 +186,15 @@ async def _alternate(
     admin: ASGIApp, floor: ASGIApp, target: run.Target, options: argparse.Namespace
 ) -> list[tuple[float, float]]:
     clients = {
-        "admin": Client(admin, await signed_in(admin, "/admin/", target)),
-        "floor": Client(floor, await signed_in(floor, "/floor/item/", target)),
+        name: Client(app, await signed_in(app, start, target), scenario_of(name, options.scenario, target.size))
+        for name, app, start in (("admin", admin, "/admin/"), ("floor", floor, "/floor/item/"))
     }
-    requests = {name: requests_for(options.scenario, name, target.size) for name in clients}
-    for name, client in clients.items():  # warm up: compiled statements, templates, the pool
-        await block(client, requests[name], options.requests, options.concurrency)
+    for client in clients.values():  # warm up: compiled statements, templates, the pool
+        await block(client, options.requests, options.concurrency)
     pairs = []
     for number in range(options.blocks):
         order = ("admin", "floor") if number % 2 == 0 else ("floor", "admin")
-        cost = {
-            name: await block(clients[name], requests[name], options.requests, options.concurrency) for name in order
-        }
+        cost = {name: await block(clients[name], options.requests, options.concurrency) for name in order}
         pairs.append((cost["admin"], cost["floor"]))
         run.log(f"block {number + 1}: admin {cost['admin']:.2f} ms, floor {cost['floor']:.2f} ms per request")
     return pairs
@@ -219,7 +202,9 @@ async def _alternate(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", choices=("list", "edit", "update"), default="update")
+    parser.add_argument(
+        "--scenario", choices=[s.key for s in run.floor_scenarios(SIZE)], default="update", help="a floor twin's key"
+    )
     parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database instead of SQLite")
     parser.add_argument("--postgres-dsn", default=run.PG_ADMIN_DSN)
     parser.add_argument(
@@ -235,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not options.without <= {"session", "audit"}:
         parser.error("--without takes session and/or audit")
     options.reseed = False
-    with run.database("postgres" if options.postgres else "sqlite", 1000, options) as target:
+    with run.database("postgres" if options.postgres else "sqlite", SIZE, options) as target:
         pairs = asyncio.run(measure(target, options))
     ratios = [floor / admin for admin, floor in pairs]
     without = f" without {', '.join(sorted(options.without))}" if options.without else ""

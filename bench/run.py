@@ -584,9 +584,9 @@ def probe_headers(headers: dict[str, str], load: Load) -> dict[str, str]:
     return {**headers, "x-bench-echo-sql": "1"} if load.echo_sql else headers
 
 
-def request_headers(scenario: Scenario, credentials: Credentials, load: Load) -> dict[str, str]:
+def request_headers(scenario: Scenario, credentials: Credentials, *, gzip: bool = False) -> dict[str, str]:
     headers = credentials.headers(scenario.method)
-    headers["Accept-Encoding"] = "gzip" if load.gzip else "identity"
+    headers["Accept-Encoding"] = "gzip" if gzip else "identity"
     if scenario.htmx:
         headers["HX-Request"] = "true"
     if scenario.body:
@@ -663,7 +663,7 @@ def prepare(
 ) -> Prepared | Row:
     """Probe the scenario once (status, statements, is it there at all) and warm it up; a Row when it ends there."""
     row = Row(running.name, scenario, target, note=scenario.note)
-    headers = request_headers(scenario, credentials, load)
+    headers = request_headers(scenario, credentials, gzip=load.gzip)
     if scenario.download:
         return download(running, row, probe_headers(headers, load))
     started = time.monotonic()
