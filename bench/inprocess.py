@@ -1,7 +1,7 @@
 """Where the admin's CPU goes against the floor's: both apps in one process, without HTTP or wrk.
 
     .venv/bin/python -m bench.inprocess --postgres --scenario update
-    .venv/bin/python -m bench.inprocess --postgres --scenario update --without session,audit
+    .venv/bin/python -m bench.inprocess --postgres --scenario update --bare --without session,audit
 
 Both apps run in this process on one seeded 1,000-item database (the cached SQLite file's copy, or a fresh
 PostgreSQL database dropped afterwards), signed in as `run.py` signs in. Requests go straight to the ASGI apps,
@@ -9,9 +9,11 @@ PostgreSQL database dropped afterwards), signed in as `run.py` signs in. Request
 gives the floor's CPU time per request over the admin's (this process only: the database's CPU is not counted),
 the equivalent of the req/s ratio; the report gives each pair and their median.
 
-`--without` takes parts of issue #4's per-request work out of the admin, for this measurement only, by patching
-this process: `session` answers the session-and-account read from memory after the first request, `audit` skips
-the audit entry's INSERT. The admin then does the floor's work; how close it comes is what its machinery costs.
+The floor signs in and audits as the admin does (see bench/floor.py); `--bare` measures against the bare floor,
+which does neither. `--without` takes those parts of issue #4's per-request work out of the admin, for this
+measurement only, by patching this process: `session` answers the session-and-account read from memory after the
+first request, `audit` skips the audit entry's INSERT. Against the bare floor the admin then does the floor's
+work; how close it comes is what its machinery costs.
 """
 
 from __future__ import annotations
@@ -114,11 +116,13 @@ async def started(app: ASGIApp) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-async def signed_in(app: ASGIApp, start_path: str, target: run.Target) -> run.Credentials:
+async def signed_in(
+    app: ASGIApp, start_path: str, target: run.Target, carry: dict[str, str] | None = None
+) -> run.Credentials:
     """`run.acquire_credentials`, through the ASGI app instead of a server."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=carry) as client:
         response = await client.get(start_path)
         if run._login_url(response):
             username, password = run.login_account()
@@ -173,7 +177,7 @@ async def measure(target: run.Target, options: argparse.Namespace) -> list[tuple
     from webapp.app import create_app
 
     take_out(options.without)
-    admin, floor = create_app(), create_floor_app()
+    admin, floor = create_app(), create_floor_app(signed_in=not options.bare)
     stops = [await started(app) for app in (admin, floor)]
     try:
         return await _alternate(admin, floor, target, options)
@@ -185,9 +189,12 @@ async def measure(target: run.Target, options: argparse.Namespace) -> list[tuple
 async def _alternate(
     admin: ASGIApp, floor: ASGIApp, target: run.Target, options: argparse.Namespace
 ) -> list[tuple[float, float]]:
+    admin_credentials = await signed_in(admin, "/admin/", target)
+    session = {run.SESSION_COOKIE: admin_credentials.cookies.get(run.SESSION_COOKIE, "")}
+    floor_credentials = await signed_in(floor, run.FLOOR_START, target, carry=None if options.bare else session)
     clients = {
-        name: Client(app, await signed_in(app, start, target), scenario_of(name, options.scenario, target.size))
-        for name, app, start in (("admin", admin, "/admin/"), ("floor", floor, "/floor/item/"))
+        "admin": Client(admin, admin_credentials, scenario_of("admin", options.scenario, target.size)),
+        "floor": Client(floor, floor_credentials, scenario_of("floor", options.scenario, target.size)),
     }
     for client in clients.values():  # warm up: compiled statements, templates, the pool
         await block(client, options.requests, options.concurrency)
@@ -213,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=set(),
         help="session, audit: parts of the admin's work to take out, for this measurement only",
     )
+    parser.add_argument("--bare", action="store_true", help="against the bare floor (no sign-in, no audit)")
     parser.add_argument("--blocks", type=int, default=8, help="blocks of each app (default 8)")
     parser.add_argument("--requests", type=int, default=1000, help="requests per block (default 1000)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8, as wrk's)")
@@ -224,8 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pairs = asyncio.run(measure(target, options))
     ratios = [floor / admin for admin, floor in pairs]
     without = f" without {', '.join(sorted(options.without))}" if options.without else ""
+    floor = "the bare floor's" if options.bare else "the floor's"
     print(
-        f"{options.scenario} on {target.db}{without}: the floor's CPU per request over the admin's, "
+        f"{options.scenario} on {target.db}{without}: {floor} CPU per request over the admin's, "
         f"median {statistics.median(ratios):.2f} (blocks {min(ratios):.2f} to {max(ratios):.2f}); "
         f"admin {statistics.median(a for a, _ in pairs):.2f} ms, floor {statistics.median(f for _, f in pairs):.2f} ms"
     )

@@ -2,6 +2,7 @@
 
     python -m uvicorn --factory bench.instrumented:admin_app ...
     python -m uvicorn --factory bench.instrumented:floor_app ...
+    python -m uvicorn --factory bench.instrumented:bare_floor_app ...
 
 The app itself is untouched: `webapp.app.create_app()` is wrapped in an ASGI callable that counts every statement
 the request sends to the database (SQLAlchemy's `before_cursor_execute`, on every engine, scoped to the request by
@@ -82,3 +83,9 @@ def floor_app() -> CountStatements:
     from bench.floor import create_floor_app
 
     return CountStatements(create_floor_app())
+
+
+def bare_floor_app() -> CountStatements:
+    from bench.floor import create_floor_app
+
+    return CountStatements(create_floor_app(signed_in=False))
