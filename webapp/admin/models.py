@@ -10,7 +10,7 @@ from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.types import PasswordHash
 from advanced_alchemy.types.datetime import DateTimeUTC
 from advanced_alchemy.types.password_hash.argon2 import Argon2Hasher
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, false, true
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # OWASP's argon2id configuration m=12 MiB, t=3, p=1: as strong as its m=19 MiB, t=2 option, and about
@@ -91,3 +91,7 @@ class AdminStoreEntry(StoreModelMixin):
     """Server-side sessions and login throttling, when no Redis is configured."""
 
     __tablename__ = "admin_store"
+    # advanced-alchemy declares both a unique constraint and (for Spanner) a unique index on (key, namespace);
+    # migrations built from the mixin made both on every database, and each session write kept two identical
+    # indexes. One is enough.
+    __table_args__ = (UniqueConstraint("key", "namespace", name="uq_admin_store_key_namespace"),)
