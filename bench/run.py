@@ -1075,7 +1075,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=int, help="seconds of unmeasured load before each (default 2; quick 1)")
     parser.add_argument(
-        "--slices", type=int, default=5, help="admin/floor pairs alternate in this many slices (default 5; quick 1)"
+        "--slices",
+        type=int,
+        default=5,
+        help="an admin scenario and its floor twins alternate in this many slices (default 5; quick 1)",
     )
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="wrk threads (default: 1 per core)")
@@ -1083,7 +1086,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres", action="store_true", help="also run on a fresh PostgreSQL database")
     parser.add_argument("--postgres-dsn", default=PG_ADMIN_DSN, help=f"where to create it (default {PG_ADMIN_DSN})")
     parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite (with --postgres)")
-    parser.add_argument("--no-floor", action="store_true", help="skip the floor app (no vs-floor ratios)")
+    parser.add_argument("--no-floor", action="store_true", help="skip both floors (no floor ratios)")
     parser.add_argument(
         "--scenarios",
         type=lambda text: frozenset(k.strip() for k in text.split(",") if k.strip()),
