@@ -13,9 +13,10 @@ had sign-in or an audit log.
 
 GET   /floor/item/            count (capped like the admin's) + the 50 newest items with their owner's username
                               + their tags
-GET   /floor/item/{pk}/edit   one item in a bare form, its fields drawn as the admin draws them for this data: the
-                              owner (1,000 users) as an autocomplete shows it (the current one; choices come from
-                              a lookup URL) and the tags (10) as a select of every tag, the item's selected
+GET   /floor/item/{pk}/edit   one item, its owner's name joined, in a bare form, its fields drawn as the admin
+                              draws them for this data: the owner (1,000 users) as an autocomplete shows it (the
+                              current one; choices come from a lookup URL) and the tags (10) as a select of every
+                              tag, the item's selected
 PATCH /floor/item/{pk}        UPDATE name/price (the fields sent) and render the one row back; signed in, the row
                               (owner, tags) is read first, as the admin reads it, and an audit entry written
 """
@@ -125,7 +126,7 @@ SESSION_AND_ACCOUNT = (
     .outerjoin(AdminAccount, AdminAccount.id == bindparam("account_id"))
     .where(
         AdminStoreEntry.key == bindparam("key"),
-        AdminStoreEntry.namespace == "sessions",
+        AdminStoreEntry.namespace == bindparam("namespace"),
         AdminStoreEntry.expires_at.is_(None) | (AdminStoreEntry.expires_at > bindparam("now")),
     )
 )
@@ -140,7 +141,7 @@ async def _signed_in(state: State, session: AsyncSession, request: Request[Any, 
     if not key:
         raise NotAuthorizedException()
     hints: dict[str, int] = state.account_hints
-    parameters = {"key": key, "now": datetime.now(UTC), "account_id": hints.get(key)}
+    parameters = {"key": key, "namespace": "sessions", "now": datetime.now(UTC), "account_id": hints.get(key)}
     row: Row[Any] | None = (await session.execute(SESSION_AND_ACCOUNT, parameters)).one_or_none()
     if row is None:
         raise NotAuthorizedException()
@@ -201,10 +202,13 @@ async def list_items(state: State, request: Request[Any, Any, Any]) -> Response[
 async def edit_item(state: State, request: Request[Any, Any, Any], pk: FromPath[int]) -> Response[str]:
     async with _sessions(state)() as session:
         await _signed_in(state, session, request, "item.change")
-        item = await session.get(Item, pk)
-        if item is None:
+        # The owner's name joined to the item, as the admin loads it.
+        found = (
+            await session.execute(select(Item, User.username).join(User, User.id == Item.owner_id).where(Item.id == pk))
+        ).first()
+        if found is None:
             raise NotFoundException()
-        owner = await session.scalar(select(User.username).where(User.id == item.owner_id))
+        item, owner = found
         chosen = exists().where(item_tag.c.item_id == pk, item_tag.c.tag_id == Tag.id)
         tags = (await session.execute(select(Tag.id, Tag.name, chosen.label("chosen")).order_by(Tag.id))).all()
     return _html(
@@ -241,11 +245,11 @@ def _parse(form: Any) -> tuple[dict[str, Any], list[str]]:
 
 @patch("/floor/item/{pk:int}")
 async def update_item(state: State, request: Request[Any, Any, Any], pk: FromPath[int]) -> Response[str]:
+    if state.signed_in:
+        return await _update_audited(state, request, pk)
     values, errors = _parse(await request.form())
     if errors:
         return Response("; ".join(errors), media_type=MediaType.TEXT, status_code=422)
-    if state.signed_in:
-        return await _update_audited(state, request, pk, values)
     async with _sessions(state).begin() as session:
         if values:
             statement = (
@@ -264,11 +268,9 @@ async def update_item(state: State, request: Request[Any, Any, Any], pk: FromPat
     return _html("row.html", row=row, tags=tags)
 
 
-async def _update_audited(
-    state: State, request: Request[Any, Any, Any], pk: int, values: dict[str, Any]
-) -> Response[str]:
-    """The update as the admin does it: signed in, the row read first (its old values go in the audit entry, and
-    it is what is drawn back), then UPDATE and the entry."""
+async def _update_audited(state: State, request: Request[Any, Any, Any], pk: int) -> Response[str]:
+    """The update as the admin does it: signed in first, then the form, the row read (its old values go in the
+    audit entry, and it is what is drawn back), UPDATE and the entry."""
     tag_columns = (Tag.id.label("tag_id"), Tag.name.label("tag_name"))
     statement = (
         select(*ROW_COLUMNS, *tag_columns)
@@ -280,6 +282,9 @@ async def _update_audited(
     )
     async with _sessions(state).begin() as session:
         account = await _signed_in(state, session, request, "item.change")
+        values, errors = _parse(await request.form())
+        if errors:
+            return Response("; ".join(errors), media_type=MediaType.TEXT, status_code=422)
         read = (await session.execute(statement)).all()
         if not read:
             raise NotFoundException()

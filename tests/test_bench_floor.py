@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.floor import create_floor_app
 from tests.conftest import SECRET, Admin, add_account, count_statements
@@ -55,6 +56,16 @@ async def test_the_floor_answers_only_a_signed_in_admin_session(floor, browser, 
     assert (await floor.get(f"/floor/item/{demo.lamp.id}/edit")).status_code == 200
 
 
+def test_the_floor_sends_the_admins_own_session_and_account_statement(app, database_url):
+    from bench.floor import SESSION_AND_ACCOUNT
+
+    admin_store = app.stores.get("sessions")
+    dialect = create_async_engine(database_url).dialect
+    assert str(SESSION_AND_ACCOUNT.compile(dialect=dialect)) == str(
+        admin_store._read_along_statement.compile(dialect=dialect)
+    )
+
+
 async def test_the_floor_reads_the_session_and_account_in_one_statement_once_it_knows_the_account(floor, browser, demo):
     _carry_session(floor, browser)
     await floor.get("/floor/item/")  # the session's first request learns whose it is
@@ -81,6 +92,7 @@ async def test_the_floor_refuses_a_missing_permission_and_a_signed_out_session(f
     _carry_session(floor, viewer)
     assert (await floor.get("/floor/item/")).status_code == 200
     assert (await floor.get(f"/floor/item/{demo.lamp.id}/edit")).status_code == 403
+    assert (await _patch(floor, f"/floor/item/{demo.lamp.id}", "name=Desk+lamp")).status_code == 403
     assert (await viewer.submit("/admin/logout", {})).status_code == 303
     assert (await floor.get("/floor/item/")).status_code == 401
 
@@ -98,6 +110,14 @@ async def test_the_floors_update_writes_the_row_and_the_admins_audit_entry(floor
     ]
     assert entries[0].changes["name"] == [demo.lamp.name, "Desk lamp"]
     assert entries[0].changes["price"] == [str(demo.lamp.price), "13.75"]
+
+
+async def test_the_floors_update_that_changes_nothing_writes_no_entry(floor, browser, demo, db):
+    _carry_session(floor, browser)
+    saved = await _patch(floor, f"/floor/item/{demo.lamp.id}", f"name={demo.lamp.name.replace(' ', '+')}")
+    assert saved.status_code == 200 and demo.lamp.name in saved.text
+    async with db() as session:
+        assert (await session.scalars(select(AdminLogEntry))).all() == []
 
 
 async def test_the_bare_floor_neither_signs_in_nor_audits(database_url, demo, db):
