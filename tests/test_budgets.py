@@ -1,5 +1,5 @@
-"""Weight budgets: a 50-row list page under 40 KB of HTML, every page's CSS and JavaScript under 100 KB,
-and responses compressed on the wire."""
+"""Weight budgets: a 50-row list page under 40 KB of HTML, every page's CSS and
+JavaScript under 100 KB, and responses compressed on the wire."""
 
 from __future__ import annotations
 
@@ -27,7 +27,12 @@ async def fifty(db, demo):
 async def test_a_fifty_row_list_page_is_under_40_kb(browser, fifty):
     page = await browser.open("/admin/item/")
     assert page.text.count('<tr id="item-') == 50
-    assert len(page.content) < 40 * 1024, len(page.content)
+    assert len(page.content) < 40_000, len(page.content)  # 40 KB read strictly: 1,000 bytes to the KB
+    # A filtered view also carries its filters in each sidebar form (about 1 KB with these long names and two
+    # tags a row, heavier than the benchmark's rows): under 40 KB of 1,024 bytes.
+    filtered = await browser.open("/admin/item/?price__gte=1000&sort=-price")
+    assert filtered.text.count('<tr id="item-') == 50
+    assert len(filtered.content) < 40 * 1024, len(filtered.content)
 
 
 async def test_css_and_javascript_of_a_page_are_under_100_kb(browser, fifty):

@@ -93,6 +93,24 @@ async def test_pages_and_malformed_page_parameters(browser, demo, db):
         assert "must be a whole number" in response.text
 
 
+async def test_links_leave_out_page_one_and_the_default_page_size_and_keep_a_chosen_one(browser, demo, db):
+    async with db() as session:
+        session.add_all(Item(name=f"Bulk {n:03d}", price=Decimal(1), owner_id=demo.ada.id) for n in range(60))
+        await session.commit()
+    default = (await browser.open("/admin/item/?sort=name&page=2")).text
+    hrefs = re.findall(r'href="(/admin/item/\?[^"]*)"', default)
+    assert '/admin/item/?sort=name">1</a>' in default, "page 1 is the view without a page"
+    assert hrefs and not [h for h in hrefs if "per_page" in h or "page=1&" in h or h.endswith("page=1")], hrefs
+    assert 'name="per_page" value=' not in default
+    chosen = (await browser.open("/admin/item/?sort=name&per_page=25&page=2")).text
+    assert '/admin/item/?sort=name&amp;per_page=25">1</a>' in chosen
+    assert 'href="/admin/item/?sort=name&amp;per_page=25&amp;page=3"' in chosen
+    assert '<input type="hidden" name="per_page" value="25">' in chosen
+    assert (
+        len(re.findall(r'<tr id="item-', (await browser.open("/admin/item/?sort=name&per_page=25&page=3")).text)) == 12
+    )
+
+
 async def test_detail_page_and_row_fragment(browser, htmx, demo):
     page = await browser.open(f"/admin/item/{demo.lamp.id}")
     assert page.status_code == 200

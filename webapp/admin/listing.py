@@ -60,6 +60,7 @@ class ListQuery:
     after: str = ""
     before: str = ""
     last: bool = False
+    default_per_page: int = 0  # the model's; links leave it out, as they leave out page 1
 
     @classmethod
     def parse(cls, admin: ModelAdmin, params: Mapping[str, str]) -> ListQuery:
@@ -86,18 +87,33 @@ class ListQuery:
             after=params.get("after") or "",
             before=params.get("before") or "",
             last=params.get("last") in {"1", "true"},
+            default_per_page=admin.per_page,
         )
 
     @property
     def params(self) -> dict[str, Any]:
         return {"q": self.q, "sort": self.sort, "per_page": self.per_page, "page": self.page, **dict(self.filters)}
 
+    @property
+    def custom_per_page(self) -> int | None:
+        """`per_page` when it is not the model's default: what links and forms carry."""
+        return self.per_page if self.per_page != self.default_per_page else None
+
     def url(self, **changes: Any) -> str:
-        """This view's query string with some parameters changed; empty ones (and cursors) dropped."""
-        return _query_string(self.params | changes)
+        """This view's query string with some parameters changed; empty ones (and cursors) dropped, and page 1 and
+        the default `per_page` too: a sidebar makes a dozen of these links, and a shorter URL is the same view."""
+        return _query_string(self._without_defaults(self.params | changes))
 
     def without(self, *names: str) -> str:
-        return _query_string({k: v for k, v in self.params.items() if k not in names and k != "page"})
+        values = {k: v for k, v in self.params.items() if k not in names and k != "page"}
+        return _query_string(self._without_defaults(values))
+
+    def _without_defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("page") == 1:
+            values["page"] = None
+        if values.get("per_page") == self.default_per_page:
+            values["per_page"] = None
+        return values
 
     def sort_url(self, name: str) -> str:
         return self.url(sort=f"-{name}" if self.sort == name else name, page=1)
