@@ -850,12 +850,14 @@ def run_target(target: Target, load: Load, *, floor: bool, only: frozenset[str] 
         credentials = {
             "admin": acquire_credentials(running["admin"].base_url, "/admin/", create_account=ensure_account(target))
         }
-        # The floor reads the admin's session, as the admin's own pages do; the bare floor has no sign-in.
-        if floor and SESSION_COOKIE not in credentials["admin"].cookies:
-            raise BenchError(f"the admin set no {SESSION_COOKIE} cookie for the floor to read")
-        signed_in = {SESSION_COOKIE: credentials["admin"].cookies.get(SESSION_COOKIE, "")}
         for name in floors:
-            carried = signed_in if name == TARGET_FLOOR else None
+            # The floor reads the admin's session, as the admin's own pages do; the bare floor has no sign-in.
+            carried = None
+            if name == TARGET_FLOOR:
+                session = credentials["admin"].cookies.get(SESSION_COOKIE)
+                if not session:
+                    raise BenchError(f"the admin set no {SESSION_COOKIE} cookie for the floor to read")
+                carried = {SESSION_COOKIE: session}
             credentials[name] = acquire_credentials(running[name].base_url, FLOOR_START, carry=carried)
 
         def prepared(name: str, scenario: Scenario) -> Prepared | Row:

@@ -102,6 +102,8 @@ async def test_links_leave_out_page_one_and_the_default_page_size_and_keep_a_cho
     assert '/admin/item/?sort=name">1</a>' in default, "page 1 is the view without a page"
     assert hrefs and not [h for h in hrefs if "per_page" in h or "page=1&" in h or h.endswith("page=1")], hrefs
     assert 'name="per_page" value=' not in default
+    asked_for_default = (await browser.open("/admin/item/?sort=name&per_page=50&page=2")).text
+    assert "per_page" not in "".join(re.findall(r'href="(/admin/item/\?[^"]*)"', asked_for_default))
     chosen = (await browser.open("/admin/item/?sort=name&per_page=25&page=2")).text
     assert '/admin/item/?sort=name&amp;per_page=25">1</a>' in chosen
     assert 'href="/admin/item/?sort=name&amp;per_page=25&amp;page=3"' in chosen

@@ -105,8 +105,8 @@ class ListQuery:
         return _query_string(self._without_defaults(self.params | changes))
 
     def without(self, *names: str) -> str:
-        values = {k: v for k, v in self.params.items() if k not in names and k != "page"}
-        return _query_string(self._without_defaults(values))
+        """This view's query string without `names`, from its first page."""
+        return self.url(page=None, **dict.fromkeys(names))
 
     def _without_defaults(self, values: dict[str, Any]) -> dict[str, Any]:
         if values.get("page") == 1:
