@@ -44,10 +44,10 @@ from sqlalchemy import Row, bindparam, event, exists, func, insert, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from webapp.admin.auth import ACCOUNT_KEY, EPOCH_KEY
+from webapp.admin.db import SQLITE_PRAGMAS
 from webapp.admin.models import AdminAccount, AdminLogEntry, AdminStoreEntry
 from webapp.admin.sessions import SESSION_COOKIE
 from webapp.admin.signed_in import ACCOUNT_BY_ID, ACCOUNT_COLUMNS
-from webapp.db import SQLITE_PRAGMAS
 from webapp.demo.models import Item, Status, Tag, User, item_tag
 from webapp.settings import Settings
 

@@ -186,7 +186,7 @@ async def test_every_page_renews_the_session_cookie_as_litestar_writes_it(browse
     renewed = next(c for c in page.headers.get_list("set-cookie") if c.startswith("admin_session="))
     session_id = browser.client.cookies["admin_session"]
     expected = Cookie(
-        key="admin_session", value=session_id, httponly=True, samesite="lax", max_age=14 * 24 * 3600, path="/"
+        key="admin_session", value=session_id, httponly=True, samesite="lax", max_age=14 * 24 * 3600, path="/admin"
     )
     assert renewed == expected.to_header(header="")
 

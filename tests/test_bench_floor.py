@@ -59,7 +59,7 @@ async def test_the_floor_answers_only_a_signed_in_admin_session(floor, browser, 
 def test_the_floor_sends_the_admins_own_session_and_account_statement(app, database_url):
     from bench.floor import SESSION_AND_ACCOUNT
 
-    admin_store = app.stores.get("sessions")
+    admin_store = app.stores.get("admin_sessions")
     dialect = create_async_engine(database_url).dialect
     assert str(SESSION_AND_ACCOUNT.compile(dialect=dialect)) == str(
         admin_store._read_along_statement.compile(dialect=dialect)

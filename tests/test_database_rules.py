@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import field_error, input_value, snapshot
-from webapp.admin import forms
+from webapp.admin import AdminPlugin, forms
 from webapp.db import make_db_config
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +46,7 @@ async def test_a_foreign_key_the_database_refuses_lands_on_its_field(browser, ht
 
 async def test_a_check_constraint_the_database_refuses_lands_on_its_field(browser, demo, db, monkeypatch):
     # With the form's own minimum switched off, the table's CHECK (price >= 0) still refuses.
-    admin = browser.client.app.state.admin_site.get("item")
+    admin = browser.client.app.plugins.get(AdminPlugin).site.get("item")
     price = admin.fields["price"]
     unchecked = type(price)(**{**price.__dict__, "min_value": None})
     monkeypatch.setitem(admin.fields, "price", unchecked)

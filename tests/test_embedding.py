@@ -123,13 +123,6 @@ async def test_crud_on_the_host_models(host_client, database_url):
     await engine.dispose()
 
 
-def test_the_plugin_refuses_an_app_without_sessions():
-    from litestar.exceptions import ImproperlyConfiguredException
-
-    with pytest.raises(ImproperlyConfiguredException, match="session middleware"):
-        Litestar(plugins=[AdminPlugin([Widget])])
-
-
 async def test_a_per_model_row_template_draws_that_models_rows_on_the_page_and_in_fragments(host_client):
     for code in ("G-1", "G-2"):
         assert (await host_client.submit("/backoffice/gadget/", {"code": code, "weight": "2.5"})).status_code == 303

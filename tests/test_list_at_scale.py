@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import selectinload
 
 from tests.conftest import count_statements
-from webapp.admin import listing
+from webapp.admin import AdminPlugin, listing
 from webapp.demo.models import Item, Status, Tag, User
 
 pytestmark = pytest.mark.anyio
@@ -272,7 +272,7 @@ async def test_a_list_counts_its_rows_and_choices_in_one_statement_exact_up_to_t
     async with db() as session:
         by_status = dict((await session.execute(select(Item.status, func.count()).group_by(Item.status))).all())
     expected = {status.value: str(by_status.get(status, 0)) for status in Status}
-    sizes = browser.client.app.state.admin_site.table_sizes
+    sizes = browser.client.app.plugins.get(AdminPlugin).site.table_sizes
     with count_statements() as small:
         page = (await browser.open("/admin/item/")).text
     counting = [s for s in small if "count(" in s.lower()]
@@ -307,7 +307,7 @@ async def test_counts_found_over_the_cap_are_remembered_until_the_admin_writes_o
 
     monkeypatch.setattr(listing, "COUNT_CAP", 25)
     monkeypatch.setattr(filters, "COUNT_CAP", 25)
-    view_sizes = browser.client.app.state.admin_site.view_sizes
+    view_sizes = browser.client.app.plugins.get(AdminPlugin).site.view_sizes
 
     def counts(statements: list[str]) -> list[str]:
         return [s for s in statements if "count(" in s.lower()]

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from tests.conftest import SECRET, Admin, add_account, count_statements
+from webapp.admin import AdminPlugin
 from webapp.admin.fields import introspect
 from webapp.admin.forms import SELECT_LIMIT, instance_form, load_choices
 from webapp.admin.models import AdminAccount, AdminPermission, admin_account_permission
@@ -115,7 +116,7 @@ async def test_the_edit_form_takes_the_owner_label_from_the_loaded_record(browse
 
 
 async def test_a_related_table_found_big_keeps_its_autocomplete_until_it_is_measured_again(browser, demo, db):
-    sizes = browser.client.app.state.admin_site.table_sizes
+    sizes = browser.client.app.plugins.get(AdminPlugin).site.table_sizes
     await _add_users(db, SELECT_LIMIT + 1)
     assert 'hx-get="/admin/user/lookup"' in (await browser.open("/admin/item/new")).text
     async with db() as session:
@@ -178,7 +179,7 @@ async def test_a_session_whose_account_hint_is_wrong_reads_its_own_account(app, 
     viewer = Admin(client)
     assert (await viewer.sign_in("viewer")).status_code == 303
     await viewer.open("/admin/item/")
-    store = app.stores.get("sessions")
+    store = app.stores.get("admin_sessions")
     key = client.cookies["admin_session"]
     assert store.read_along.parameters(key) == {"account_id": viewer_id}
     store.read_along.remember(key, superuser)  # as if the session were someone else's

@@ -1,4 +1,4 @@
-"""SQLite through aiosqlite in one trip to its thread per statement (webapp/sqlite_driver.py): the same results,
+"""SQLite through aiosqlite in one trip to its thread per statement (webapp/admin/sqlite_driver.py): the same results,
 counts, keys and errors as SQLAlchemy's own adapter. SQLite only: PostgreSQL's driver is asyncio-native."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.db import make_db_config, write_intent
-from webapp.sqlite_driver import OneTripCursor
+from webapp.admin.db import write_intent
+from webapp.admin.sqlite_driver import OneTripCursor
+from webapp.db import make_db_config
 
 pytestmark = pytest.mark.anyio
 

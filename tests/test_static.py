@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from webapp.paths import STATIC_DIR
+from webapp.admin.resources import STATIC_DIR
 
 pytestmark = pytest.mark.anyio
 

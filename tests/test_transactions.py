@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import count_statements
-from webapp.db import make_db_config, one_snapshot, only_reading, writing
+from webapp.admin.db import one_snapshot, only_reading, writing
+from webapp.db import make_db_config
 
 pytestmark = pytest.mark.anyio
 

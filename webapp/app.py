@@ -8,14 +8,11 @@ import logging
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, get
 from litestar.config.compression import CompressionConfig
-from litestar.config.csrf import CSRFConfig
 from litestar.logging.config import LoggingConfig
 from litestar.response import Redirect
 
 from webapp.admin import AdminPlugin
-from webapp.admin.errors import EXCEPTION_HANDLERS
-from webapp.admin.sessions import session_setup
-from webapp.db import WriteIntentMiddleware, make_db_config, transaction_middleware
+from webapp.db import make_db_config
 from webapp.demo.admin import ADMIN_VIEWS
 from webapp.demo.models import orm_registry
 from webapp.settings import Settings
@@ -29,7 +26,7 @@ async def home() -> Redirect:
 def freeze_startup_objects() -> None:
     """Everything alive once the app has started (modules, mappers, routes, compiled templates) lives as long as
     the process. Moved out of the cyclic collector's reach, it is no longer traversed by the full collections a
-    request's allocations set off: 0.6 ms of each list page under load. Once per process: a later app in the same
+    request's allocations set off (bench/README.md has the figure). Once per process: a later app in the same
     process (the test suite makes hundreds) must not freeze the garbage of earlier ones."""
     if gc.get_freeze_count() == 0:
         gc.freeze()
@@ -43,17 +40,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # advanced-alchemy 1.12 skips disposal once its state keys are suffixed (a second app in one process).
         await db_config.get_engine().dispose()
 
-    sessions = session_setup(db_config, settings.redis_url)
-
+    admin = AdminPlugin(ADMIN_VIEWS, title="Demo admin", secret=settings.secret_key, redis_url=settings.redis_url)
     return Litestar(
         route_handlers=[home],
-        plugins=[SQLAlchemyPlugin(config=db_config), AdminPlugin(ADMIN_VIEWS, title="Demo admin")],
-        # Outermost first: the transaction must end before the session store (inside-out) writes its row.
-        middleware=[WriteIntentMiddleware, *sessions.middleware, transaction_middleware(db_config)],
-        stores=sessions.stores,
-        csrf_config=CSRFConfig(secret=settings.secret_key.hex(), cookie_samesite="lax"),
+        plugins=[SQLAlchemyPlugin(config=db_config), admin],
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
-        exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=None,
         on_startup=[freeze_startup_objects],
         on_shutdown=[dispose_engine],

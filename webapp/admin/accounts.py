@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin.models import ACTIONS, AdminAccount, AdminPermission
 from webapp.admin.options import ModelAdmin
+from webapp.admin.site import AdminSite
 
 log = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 8
@@ -65,8 +66,7 @@ async def sync_permissions(session: AsyncSession, admins: list[ModelAdmin]) -> i
     return len(missing)
 
 
-async def sync_permissions_on_startup(app: Litestar) -> None:
-    site = app.state.admin_site
+async def sync_permissions_on_startup(site: AdminSite) -> None:
     try:
         async with site.db_config.get_session() as session:
             added = await sync_permissions(session, list(site))
@@ -90,6 +90,34 @@ async def _with_session(config: SQLAlchemyAsyncConfig, work: Any) -> Any:
         await config.get_engine().dispose()
 
 
+def sites_of(app: Litestar) -> list[AdminSite]:
+    """The admins mounted on `app`, in the order their plugins were given."""
+    return [plugin.site for plugin in app.plugins.init if isinstance(getattr(plugin, "site", None), AdminSite)]
+
+
+def _site(app: Litestar, path: str | None) -> AdminSite:
+    sites = sites_of(app)
+    if not sites:
+        raise click.ClickException(f"{_app_path()} mounts no admin (AdminPlugin)")
+    if path is None and len(sites) == 1:
+        return sites[0]
+    for site in sites:
+        if path is not None and site.path == path.rstrip("/"):
+            return site
+    raise click.ClickException(
+        f"{_app_path()} mounts admins at {', '.join(s.path for s in sites)}: choose one with --admin PATH"
+    )
+
+
+def _app_path() -> str:
+    """How the person named the app on the command line (`litestar --app <this>`), for messages."""
+    root = click.get_current_context().find_root().obj
+    return getattr(root, "app_path", None) or os.environ.get("LITESTAR_APP") or "<your app>"
+
+
+admin_option = click.option("--admin", "admin_path", default=None, help="The admin's path, when the app has several.")
+
+
 @click.group(cls=LitestarGroup, name="admin")
 def admin_group() -> None:
     """Manage admin accounts."""
@@ -99,11 +127,12 @@ def admin_group() -> None:
 @click.option("--username", prompt=True, help="Sign-in name.")
 @click.option("--password", default=None, help="Prompted for (hidden) when not given.")
 @click.option("--superuser/--no-superuser", default=True, show_default=True)
-def create_user(app: Litestar, username: str, password: str | None, superuser: bool) -> None:
+@admin_option
+def create_user(app: Litestar, username: str, password: str | None, superuser: bool, admin_path: str | None) -> None:
     """Create an admin account."""
+    site = _site(app, admin_path)
     password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
     _check_password(password)
-    site = app.state.admin_site
 
     async def work(session: AsyncSession) -> None:
         if await session.scalar(select(AdminAccount).where(func.lower(AdminAccount.username) == username.lower())):
@@ -119,11 +148,12 @@ def create_user(app: Litestar, username: str, password: str | None, superuser: b
 @admin_group.command(name="change-password")
 @click.option("--username", prompt=True)
 @click.option("--password", default=None, help="Prompted for (hidden) when not given.")
-def change_password(app: Litestar, username: str, password: str | None) -> None:
+@admin_option
+def change_password(app: Litestar, username: str, password: str | None, admin_path: str | None) -> None:
     """Set an account's password; its sessions end."""
+    site = _site(app, admin_path)
     password = password or click.prompt("New password", hide_input=True, confirmation_prompt=True)
     _check_password(password)
-    site = app.state.admin_site
 
     async def work(session: AsyncSession) -> None:
         account = await session.scalar(select(AdminAccount).where(AdminAccount.username == username))
@@ -138,9 +168,10 @@ def change_password(app: Litestar, username: str, password: str | None) -> None:
 
 
 @admin_group.command(name="ensure-superuser")
-def ensure_superuser(app: Litestar) -> None:
+@admin_option
+def ensure_superuser(app: Litestar, admin_path: str | None) -> None:
     """Create the first account when there is none, from ADMIN_USERNAME/ADMIN_PASSWORD or a generated password."""
-    site = app.state.admin_site
+    site = _site(app, admin_path)
     username = os.environ.get("ADMIN_USERNAME") or "admin"
     given = os.environ.get("ADMIN_PASSWORD")
     password = given or secrets.token_urlsafe(12)
@@ -162,6 +193,4 @@ def ensure_superuser(app: Litestar) -> None:
         click.echo(f"Created superuser {username!r} from ADMIN_USERNAME/ADMIN_PASSWORD.")
     else:
         click.echo(f"Created superuser {username!r} with password: {password}")
-        click.echo(
-            "This password is shown once. Change it with: litestar --app webapp.app:create_app admin change-password"
-        )
+        click.echo(f"This password is shown once. Change it with: litestar --app {_app_path()} admin change-password")

@@ -11,7 +11,7 @@ from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
-from litestar.response import Redirect, Response, Template
+from litestar.response import Redirect, Response
 from litestar.stores.base import Store
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,13 +20,13 @@ from webapp.admin.models import AdminAccount
 from webapp.admin.rendering import render, wants_fragment
 from webapp.admin.sessions import rotate_session_id
 from webapp.admin.signed_in import ACCOUNT_BY_ID, SignedIn, learn, read_along
+from webapp.admin.site import site_of
 
 log = logging.getLogger(__name__)
 
 ACCOUNT_KEY = "admin_account_id"
 EPOCH_KEY = "admin_session_epoch"
 SEEN_KEY = "admin_seen"
-THROTTLE_STORE = "admin_throttle"
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 PUBLIC = "admin_public"
@@ -35,8 +35,7 @@ ACTION = "admin_action"
 
 def session_of(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncSession:
     """The request's own database session, the one advanced-alchemy later injects into the handler."""
-    config = connection.app.state.admin_site.db_config
-    return config.provide_session(connection.app.state, connection.scope)
+    return site_of(connection).db_config.provide_session(connection.app.state, connection.scope)
 
 
 async def load_account(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedIn | None:
@@ -72,7 +71,7 @@ async def require_account(connection: ASGIConnection[Any, Any, Any, Any], handle
     action = handler.opt.get(ACTION)
     slug = connection.path_params.get("model")
     if action and slug is not None:
-        site = connection.app.state.admin_site
+        site = site_of(connection)
         admin = site.get(slug)
         if not account.can(admin.slug, action):
             raise PermissionDeniedException(f"You may not {action} {admin.name_plural}.")
@@ -90,7 +89,7 @@ def safe_next(target: str | None, default: str) -> str:
 
 def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
     """Plain requests go to the login page; htmx gets 401 with HX-Redirect (a swap would hide the form)."""
-    site = request.app.state.admin_site
+    site = site_of(request)
     # raw_path keeps the trailing slash that routing normalises away (/admin/item/ is the list).
     path = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0] or request.url.path
     here = path + (f"?{request.url.query}" if request.url.query else "")
@@ -132,25 +131,25 @@ class Throttle:
 
 def _login_page(
     request: Request[Any, Any, Any], *, username: str = "", next_url: str = "", error: str = "", status_code: int = 200
-) -> Template:
+) -> Response[str]:
     context = {"username": username, "next": next_url, "error": error, "account": None}
     return render(request, "login.html", context, status_code=status_code)
 
 
 @get("/login", name="admin:login", opt={PUBLIC: True}, sync_to_thread=False)
-def login_form(request: Request[Any, Any, Any]) -> Template:
-    site = request.app.state.admin_site
+def login_form(request: Request[Any, Any, Any]) -> Response[str]:
+    site = site_of(request)
     return _login_page(request, next_url=safe_next(request.query_params.get("next"), site.index_url))
 
 
 @post("/login", name="admin:login_post", opt={PUBLIC: True}, status_code=200)
-async def login(request: Request[Any, Any, Any]) -> Template | Redirect:
-    site = request.app.state.admin_site
+async def login(request: Request[Any, Any, Any]) -> Response[Any]:
+    site = site_of(request)
     form = await request.form()
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     next_url = safe_next(str(form.get("next") or ""), site.index_url)
-    throttle = Throttle(request.app.stores.get(THROTTLE_STORE))
+    throttle = Throttle(request.app.stores.get(site.throttle_store))
     key = Throttle.key(username, _client_address(request))
     if await throttle.is_locked(key):
         log.warning("sign-in refused for %r from %s: too many failures", username, _client_address(request))
@@ -187,7 +186,7 @@ async def login(request: Request[Any, Any, Any]) -> Template | Redirect:
 @post("/logout", name="admin:logout", status_code=200)
 async def logout(request: Request[Any, Any, Any]) -> Redirect:
     request.clear_session()
-    site = request.app.state.admin_site
+    site = site_of(request)
     return Redirect(path=site.login_url, status_code=303)
 
 

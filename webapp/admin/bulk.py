@@ -15,7 +15,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
-from litestar.response import Redirect, Response, Stream, Template
+from litestar.response import Response, Stream
 from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,12 +23,12 @@ from sqlalchemy.orm import RelationshipDirection
 
 from webapp.admin import audit, listing
 from webapp.admin.auth import ACTION
+from webapp.admin.db import one_snapshot
 from webapp.admin.fields import Kind, to_json
 from webapp.admin.options import ModelAdmin
 from webapp.admin.rendering import redirect_with_message, render
 from webapp.admin.site import AdminSite
 from webapp.admin.views import account_of, site_of
-from webapp.db import one_snapshot
 
 log = logging.getLogger(__name__)
 AnyRequest = Request[Any, Any, Any]
@@ -62,7 +62,7 @@ class BulkController(Controller):
         request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
-    ) -> Template | Response[Any]:
+    ) -> Response[Any]:
         """Labels of the model's records matching `q`, a page at a time: an htmx fragment, or JSON."""
         site = site_of(request)
         admin = site.get(model)
@@ -105,7 +105,7 @@ class BulkController(Controller):
         request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         site = site_of(request)
         admin = site.get(model)
         posted = await request.form()

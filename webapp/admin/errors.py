@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from advanced_alchemy.exceptions import NotFoundError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, InternalServerException, ValidationException
+from litestar.exceptions.responses import create_debug_response, create_exception_response
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -18,6 +20,7 @@ from litestar.status_codes import (
 
 from webapp.admin.auth import login_redirect
 from webapp.admin.rendering import render, wants_fragment
+from webapp.admin.site import AdminSite
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +36,20 @@ TITLES = {
 }
 
 
-def error_page(request: Request[Any, Any, Any], status_code: int, detail: str) -> Response[Any]:
+def error_page(
+    request: Request[Any, Any, Any], status_code: int, detail: str, site: AdminSite | None = None
+) -> Response[Any]:
+    """The error in the admin's layout (`site`: the admin, when the request reached none of its routes)."""
     title = TITLES.get(status_code, "Error")
     context = {"status_code": status_code, "title": title, "detail": detail}
-    if request.app.template_engine is None or not hasattr(request.app.state, "admin_site"):  # pragma: no cover
-        return Response(f"{status_code} {title}", status_code=status_code, media_type="text/plain")
     if wants_fragment(request):
         messages = [{"message": f"{title}: {detail}" if detail else title, "category": "error"}]
-        return render(request, "_messages.html", {"messages": messages}, status_code=status_code)
-    return render(request, "error.html", context, status_code=status_code)
+        return render(request, "_messages.html", {"messages": messages}, status_code=status_code, site=site)
+    return render(request, "error.html", context, status_code=status_code, site=site)
 
 
-def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if exc.status_code == HTTP_401_UNAUTHORIZED and hasattr(request.app.state, "admin_site"):
+def http_error(request: Request[Any, Any, Any], exc: HTTPException, site: AdminSite | None = None) -> Response[Any]:
+    if exc.status_code == HTTP_401_UNAUTHORIZED:
         return login_redirect(request)
     detail = exc.detail if exc.detail and exc.detail != TITLES.get(exc.status_code) else ""
     if isinstance(exc, ValidationException):
@@ -54,13 +58,32 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             {str(item.get("key")) for item in (exc.extra or []) if isinstance(item, dict) and item.get("key")}
         )
         detail = f"Check the value of: {', '.join(keys)}." if keys else "The request could not be understood."
-        return error_page(request, HTTP_400_BAD_REQUEST, detail)
+        return error_page(request, HTTP_400_BAD_REQUEST, detail, site)
     if exc.status_code == HTTP_404_NOT_FOUND and detail in {"", "Not Found"}:
         detail = "The page you asked for does not exist."
-    response = error_page(request, exc.status_code, detail)
+    response = error_page(request, exc.status_code, detail, site)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+ExceptionHandler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
+
+
+def routing_errors(site: AdminSite, host: ExceptionHandler | None) -> ExceptionHandler:
+    """An app-wide handler for what fails before any route is chosen (no such path: 404; a path without that
+    method: 405): the admin's page under the admin's path, the host's handler (or Litestar's) elsewhere."""
+
+    def handle(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        path = request.url.path
+        routed = request.scope.get("route_handler") is not None
+        if not routed and (path == site.path or path.startswith(f"{site.path}/")):
+            return http_error(request, exc, site)
+        if host is not None:
+            return host(request, exc)
+        return (create_debug_response if request.app.debug else create_exception_response)(request, exc)
+
+    return handle
 
 
 def not_found(request: Request[Any, Any, Any], exc: NotFoundError) -> Response[Any]:
@@ -91,4 +114,4 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     Exception: server_error,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "error_page"]
+__all__ = ["EXCEPTION_HANDLERS", "error_page", "routing_errors"]

@@ -8,7 +8,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Response
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +30,7 @@ class HistoryController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template:
+    ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
         entries = list(
@@ -54,7 +54,7 @@ class HistoryController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         site = site_of(request)
         admin = site.get(model)
         posted = await request.form()
@@ -80,16 +80,14 @@ class HistoryController(Controller):
             return render(
                 request, "_row_created.html", {"obj": obj, "total": total, "messages": [msg(message)]}, admin=admin
             )
-        return redirect_with_message(
-            request, request.app.route_reverse("admin:detail", model=admin.slug, pk=pk), message
-        )
+        return redirect_with_message(request, admin.url(pk), message)
 
 
-def _refused(request: AnyRequest, admin: Any, pk: str, message: str) -> Template:
+def _refused(request: AnyRequest, admin: Any, pk: str, message: str) -> Response[str]:
     messages = [msg(message, "error")]
     if wants_fragment(request):
         return render(request, "_messages.html", {"messages": messages}, admin=admin, status_code=409)
-    target = request.app.route_reverse("admin:history", model=admin.slug, pk=pk)
+    target = admin.url(pk, "history")
     return render(
         request,
         "error.html",

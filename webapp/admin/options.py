@@ -76,6 +76,7 @@ class ModelAdmin:
     # No permission rows are made for such a model, so only superusers can reach it (accounts).
     superuser_only: ClassVar[bool] = False
     list_url: str = ""
+    site: Any = None  # the AdminSite it is registered with
 
     def __init_subclass__(cls, model: type | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -308,10 +309,9 @@ class ModelAdmin:
         pk = obj_or_pk if isinstance(obj_or_pk, (int, str)) else self.pk_of(obj_or_pk)
         return f"{self.slug}-{pk}"
 
-    def url(self, pk: Any, action: str = "") -> str:
-        """A record's admin URL (detail, or "edit", "delete", "history", …): string building, not url_for,
-        which searches the route table on every call and a list page makes hundreds of these."""
-        return f"{self.list_url}{pk}/{action}" if action else f"{self.list_url}{pk}"
+    def url(self, pk: Any = None, action: str = "") -> str:
+        """This model's admin URL for a record or a page of the model (see AdminSite.url)."""
+        return self.site.url(self.slug, pk, action)
 
     def parse_pk(self, raw: str) -> Any:
         """The primary key from a URL segment, or None when it cannot be one."""

@@ -1,66 +1,59 @@
-"""AdminPlugin: mounts the admin on any Litestar app that has advanced-alchemy's SQLAlchemyPlugin and sessions.
+"""AdminPlugin: the whole admin on any Litestar app that has advanced-alchemy's SQLAlchemyPlugin, in one line.
 
-app = Litestar(plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([UserAdmin, Item])], middleware=[sessions])
+    app = Litestar(plugins=[SQLAlchemyPlugin(config=db), AdminPlugin([ItemAdmin, Tag], secret=SECRET)])
+
+The plugin owns a router under its path and scopes to it everything the admin's promises rest on: server-side
+sessions (the database, or Redis with `redis_url`), CSRF on every unsafe route, the transaction rules of
+`webapp.admin.db` (write intent, reads without a transaction, SQLite's BEGIN IMMEDIATE, the commit before the
+session store writes, a failed commit turned into an error page), error pages, static files, its own template
+environment and the `admin` CLI group. None of them can be lost by leaving something out of the host's setup;
+where the host's setup would break one, the app refuses to start and says what to change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from functools import partial
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from click import Group
 from litestar import Request, Router
 from litestar.config.app import AppConfig
-from litestar.exceptions import ImproperlyConfiguredException
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ImproperlyConfiguredException
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session import SessionMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from litestar.plugins.htmx import HTMXRequest
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
+from litestar.types import Scope
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin.accounts import AccountAdmin, admin_group, sync_permissions_on_startup
 from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.bulk import BulkController
-from webapp.admin.display import cell, display, row, row_cells, rows
-from webapp.admin.errors import EXCEPTION_HANDLERS
-from webapp.admin.fields import Kind
+from webapp.admin.db import SAFE_METHODS, TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
+from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
 from webapp.admin.history import HistoryController
-from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
-from webapp.admin.rendering import TemplateChooser
-from webapp.admin.site import AdminSite
+from webapp.admin.options import ModelAdmin
+from webapp.admin.resources import STATIC_DIR
+from webapp.admin.sessions import session_setup
+from webapp.admin.site import SITE_OPT, AdminSite
+from webapp.admin.templating import AdminTemplates
 from webapp.admin.views import AdminController
-from webapp.admin.widgets import field_input, lookup
-from webapp.db import SAFE_METHODS
-from webapp.paths import STATIC_DIR, TEMPLATES_DIR
 
-HTMX_VERSION = "2.0.11"
+log = logging.getLogger(__name__)
 
-
-def _configure_jinja(engine: JinjaTemplateEngine, site: AdminSite) -> None:
-    env = engine.engine
-    env.globals.update(
-        admin_site=site,
-        admin_display=display,
-        admin_cell=cell,
-        admin_row_cells=row_cells,
-        admin_row=row,
-        admin_rows=rows,
-        admin_field_input=partial(field_input, site),
-        admin_lookup=lookup,
-        Kind=Kind,
-        PER_PAGE_CHOICES=PER_PAGE_CHOICES,
-        HTMX_VERSION=HTMX_VERSION,
-    )
-    env.globals["admin_template"] = TemplateChooser(env)
-    env.trim_blocks = True
-    env.lstrip_blocks = True
-    # Templates are read once per process (`make run` restarts the server when one changes): with reloading
-    # on, every include (one per list row) would stat its file.
-    env.auto_reload = False
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "x-csrftoken"
 
 
 def _forget_counts_on_writes(site: AdminSite) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
@@ -74,50 +67,93 @@ def _forget_counts_on_writes(site: AdminSite) -> Callable[[Request[Any, Any, Any
     return forget
 
 
-def _chain(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
-    def both(engine: Any) -> None:
-        if first is not None:
-            first(engine)
-        second(engine)
+def _alchemy_config(app_config: AppConfig, wanted: SQLAlchemyAsyncConfig | None) -> SQLAlchemyAsyncConfig:
+    configs = [
+        config
+        for plugin in app_config.plugins
+        if isinstance(plugin, SQLAlchemyPlugin)
+        for config in (plugin.config if isinstance(plugin.config, list | tuple) else [plugin.config])
+    ]
+    if wanted is not None:
+        if not any(config is wanted for config in configs):
+            raise ImproperlyConfiguredException(
+                "AdminPlugin(db_config=...) names a config that no SQLAlchemyPlugin of this app was given."
+            )
+        return wanted
+    usable = [config for config in configs if isinstance(config, SQLAlchemyAsyncConfig)]
+    if not usable:
+        raise ImproperlyConfiguredException(
+            "The admin needs advanced-alchemy's SQLAlchemyPlugin with an async config (SQLAlchemyAsyncConfig): "
+            "plugins=[SQLAlchemyPlugin(config=SQLAlchemyAsyncConfig(connection_string=...)), AdminPlugin(...)]."
+        )
+    if len(usable) > 1:
+        raise ImproperlyConfiguredException(
+            "This app has several async SQLAlchemy configs: tell the admin which to use, AdminPlugin(db_config=...)."
+        )
+    return usable[0]
 
-    return both
+
+def _session_provider(config: SQLAlchemyAsyncConfig) -> Callable[[State, Scope], AsyncSession]:
+    # A plain function, not the bound method: Litestar deep-copies a router's dependencies when registering it.
+    def provide_db_session(state: State, scope: Scope) -> AsyncSession:
+        return config.provide_session(state, scope)
+
+    return provide_db_session
 
 
-def _has_session_middleware(app_config: AppConfig) -> bool:
-    for middleware in app_config.middleware:
-        factory = middleware.middleware if isinstance(middleware, DefineMiddleware) else middleware
-        if isinstance(factory, type) and issubclass(factory, SessionMiddleware):
-            return True
-    return False
+def _host_template_directories(app_config: AppConfig) -> list[Path]:
+    """The host's template folders, read (never changed): templates there override the admin's by name."""
+    config = app_config.template_config
+    if not isinstance(config, TemplateConfig) or config.directory is None:
+        return []
+    directories = config.directory if isinstance(config.directory, list) else [config.directory]
+    return [Path(directory) for directory in directories]
 
 
-def _alchemy_config(app_config: AppConfig) -> SQLAlchemyAsyncConfig:
-    for plugin in app_config.plugins:
-        if isinstance(plugin, SQLAlchemyPlugin):
-            configs = plugin.config if isinstance(plugin.config, list | tuple) else [plugin.config]
-            for config in configs:
-                if isinstance(config, SQLAlchemyAsyncConfig):
-                    return config
-    raise ImproperlyConfiguredException("The admin needs advanced-alchemy's SQLAlchemyPlugin with an async config.")
+def _covers(exclude: str | list[str] | None, path: str) -> bool:
+    patterns = [exclude] if isinstance(exclude, str) else list(exclude or [])
+    return any(re.search(pattern, f"{path}/") for pattern in patterns)
 
 
 class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
-    """Registers the admin's routes, templates, static files, error pages, sign-in and CLI under `path`."""
+    """The admin for `views` (ModelAdmin subclasses, or bare models with default options) under `path`.
 
-    def __init__(self, views: Iterable[type[ModelAdmin] | type], *, path: str = "/admin", title: str = "Admin") -> None:
-        self.path = path.rstrip("/") or "/"
+    - `secret`: signs CSRF tokens. Give it from the host's settings so tokens survive restarts and several
+      workers agree; without one (and without the host's own `csrf_config`) a random one is made and logged.
+    - `redis_url`: keep sessions and the sign-in throttle in Redis instead of the database.
+    - `db_config`: which async SQLAlchemy config to use, when the app has several.
+    - `template_directories`: folders whose templates override the admin's by name (`admin/list.html`, or per
+      model `admin/<slug>/list.html`); the host's TemplateConfig folders are searched too.
+    """
+
+    def __init__(
+        self,
+        views: Iterable[type[ModelAdmin] | type],
+        *,
+        path: str = "/admin",
+        title: str = "Admin",
+        secret: str | bytes | None = None,
+        redis_url: str | None = None,
+        db_config: SQLAlchemyAsyncConfig | None = None,
+        template_directories: Sequence[Path | str] = (),
+    ) -> None:
+        self.path = "/" + path.strip("/")
         self.site = AdminSite([*views, AccountAdmin], title=title, path=self.path)
+        self.secret = secret.hex() if isinstance(secret, bytes) else secret
+        self.redis_url = redis_url
+        self.db_config = db_config
+        self.template_directories = list(template_directories)
 
     def on_cli_init(self, cli: Group) -> None:
         cli.add_command(admin_group)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        if not _has_session_middleware(app_config):
-            raise ImproperlyConfiguredException(
-                "The admin keeps who is signed in in a session and needs a session middleware, "
-                "e.g. webapp.admin.sessions.session_setup(db_config).middleware."
-            )
-        self.site.db_config = _alchemy_config(app_config)
+        site = self.site
+        config = site.db_config = _alchemy_config(app_config, self.db_config)
+        keep_transaction_rules(config)
+        site.templates = AdminTemplates(site, [*self.template_directories, *_host_template_directories(app_config)])
+        sessions = session_setup(config, self.redis_url, name=site.name, cookie_path=self.path)
+        self._register_stores(app_config, sessions.stores)
         app_config.route_handlers.append(
             Router(
                 path=self.path,
@@ -127,30 +163,78 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                     HistoryController,
                     *AUTH_HANDLERS,
                     create_static_files_router(
-                        path="/static", directories=[STATIC_DIR], name="admin:static", opt={PUBLIC: True}
+                        path="/static", directories=[STATIC_DIR], name=f"{site.name}:static", opt={PUBLIC: True}
                     ),
                 ],
+                # Outermost first: the transaction ends before the session store (inside-out) writes its row.
+                middleware=[
+                    WriteIntentMiddleware,
+                    *self._csrf_middleware(app_config),
+                    *sessions.middleware,
+                    DefineMiddleware(TransactionMiddleware, session_scope_key=config.session_scope_key),
+                ],
+                # The admin's handlers take `db_session` whatever key the host's config injects its sessions under.
+                dependencies={"db_session": Provide(_session_provider(config), sync_to_thread=False)},
                 request_class=HTMXRequest,
                 exception_handlers=EXCEPTION_HANDLERS,
                 guards=[require_account],
-                before_request=_forget_counts_on_writes(self.site),
+                before_request=_forget_counts_on_writes(site),
+                opt={SITE_OPT: site},
             )
         )
-        app_config.state["admin_site"] = self.site
-        app_config.on_startup.append(sync_permissions_on_startup)
-        config = app_config.template_config
-        configure = partial(_configure_jinja, site=self.site)
-        if config is None:
-            app_config.template_config = TemplateConfig(
-                directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=configure
-            )
-        elif isinstance(config, TemplateConfig) and config.directory is not None:
-            directories = config.directory if isinstance(config.directory, list) else [config.directory]
-            app_config.template_config = TemplateConfig(
-                directory=[*directories, TEMPLATES_DIR],
-                engine=config.engine,
-                engine_callback=_chain(config.engine_callback, configure),
-            )
-        else:  # pragma: no cover - an engine instance cannot be given more directories from here
-            raise ImproperlyConfiguredException("AdminPlugin needs a TemplateConfig built from directories")
+
+        host_errors = app_config.exception_handlers.get(HTTPException)
+        app_config.exception_handlers[HTTPException] = routing_errors(site, host_errors)
+
+        async def sync_permissions() -> None:
+            await sync_permissions_on_startup(site)
+
+        app_config.on_startup.append(sync_permissions)
         return app_config
+
+    def _csrf_middleware(self, app_config: AppConfig) -> list[DefineMiddleware]:
+        """The admin's own CSRF check on its router, unless the host's (app-wide) one covers the admin already."""
+        host = app_config.csrf_config
+        if host is not None:
+            if _covers(host.exclude, self.path):
+                raise ImproperlyConfiguredException(
+                    f"The host's CSRFConfig(exclude=...) leaves {self.path} unprotected; the admin's forms need CSRF "
+                    "checks. Narrow the exclusion so it does not match the admin's path."
+                )
+            if host.header_name != CSRF_HEADER:
+                raise ImproperlyConfiguredException(
+                    f"The admin's htmx requests send their CSRF token in {CSRF_HEADER!r}; the host's CSRFConfig reads "
+                    f"{host.header_name!r}. Use header_name={CSRF_HEADER!r}, or leave csrf_config to the admin."
+                )
+            return []
+        secret = self.secret
+        if secret is None:
+            secret = secrets.token_hex(32)
+            log.warning(
+                "AdminPlugin at %s was given no secret: generated one for this process. CSRF tokens will not "
+                "survive a restart, and several workers will refuse each other's forms. Pass AdminPlugin(secret=...) "
+                "from your settings.",
+                self.path,
+            )
+        csrf = CSRFConfig(
+            secret=secret,
+            cookie_name=CSRF_COOKIE,
+            cookie_path=self.path,
+            header_name=CSRF_HEADER,
+            cookie_samesite="lax",
+        )
+        return [DefineMiddleware(CSRFMiddleware, config=csrf)]
+
+    def _register_stores(self, app_config: AppConfig, stores: dict[str, Any]) -> None:
+        if isinstance(app_config.stores, StoreRegistry):
+            for name, store in stores.items():
+                app_config.stores.register(name, store)
+            return
+        existing = dict(app_config.stores or {})
+        taken = sorted(set(existing) & set(stores))
+        if taken:
+            raise ImproperlyConfiguredException(
+                f"The admin at {self.path} keeps its sessions in the stores {', '.join(taken)}, which the app "
+                "registers already: mount it at another path (the stores are named after it)."
+            )
+        app_config.stores = {**existing, **stores}

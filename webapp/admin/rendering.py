@@ -1,17 +1,16 @@
-"""Rendering: one helper picks the whole page or its fragment, and resolves per-model template overrides."""
+"""Rendering: one helper picks the whole page or its fragment, drawn by the site's own template environment."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment
-from jinja2 import Template as JinjaTemplate
-from litestar import Request
+from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.plugins.flash import flash
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 
 from webapp.admin.options import ModelAdmin
-from webapp.admin.site import AdminSite
+from webapp.admin.site import AdminSite, site_of
 
 VARY = {"Vary": "HX-Request"}
 
@@ -25,30 +24,6 @@ def wants_fragment(request: Request[Any, Any, Any]) -> bool:
     return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
 
 
-class TemplateChooser:
-    """The template for a model: its override if there is one, else the generic one; looked up once per name
-    and model (templates are read once per process anyway), since a miss costs a search of every template
-    directory and an exception. A Jinja global, `admin_template(admin, name)`, for includes."""
-
-    def __init__(self, environment: Environment) -> None:
-        self.environment = environment
-        self._chosen: dict[tuple[str | None, str], JinjaTemplate] = {}
-
-    def __call__(self, admin: ModelAdmin | None, name: str) -> JinjaTemplate:
-        key = (admin.slug if admin is not None else None, name)
-        template = self._chosen.get(key)
-        if template is None:
-            template = self._chosen[key] = self.environment.select_template(AdminSite.templates(admin, name))
-        return template
-
-
-def template_name(request: Request[Any, Any, Any], admin: ModelAdmin | None, name: str) -> str:
-    engine = request.app.template_engine
-    assert engine is not None
-    chooser: TemplateChooser = engine.engine.globals["admin_template"]
-    return chooser(admin, name).name or name
-
-
 def render(
     request: Request[Any, Any, Any],
     name: str,
@@ -57,8 +32,10 @@ def render(
     admin: ModelAdmin | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-) -> Template:
-    site: AdminSite = request.app.state.admin_site
+    site: AdminSite | None = None,
+) -> Response[str]:
+    """`name` drawn for `admin` (its override, if any); `site` only for a request that reached no admin route."""
+    site = site or site_of(request)
     full_context = {
         "site": site,
         "admin": admin,
@@ -69,9 +46,9 @@ def render(
     if not name.startswith("_") and "session" in request.scope:
         # Messages left by the previous request (POST, then redirect) show on the next whole page.
         full_context["messages"] = request.session.pop("_messages", []) + full_context["messages"]
-    return Template(
-        template_name=template_name(request, admin, name),
-        context=full_context,
+    return Response(
+        site.templates.render(request, admin, name, full_context),
+        media_type=MediaType.HTML,
         status_code=status_code,
         headers={**VARY, **(headers or {})},
     )

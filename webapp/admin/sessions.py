@@ -22,9 +22,9 @@ from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import Row, Select, bindparam, select
 
+from webapp.admin.db import context_value, write_intent, writing
 from webapp.admin.models import AdminStoreEntry
 from webapp.admin.signed_in import SignedInReadAlong
-from webapp.db import context_value, write_intent, writing
 
 ROTATE_FLAG = "admin_rotate_session_id"
 _TOKEN = re.compile("[0-9a-f]+")  # session ids are hex (secrets.token_hex): safe in a cookie as they are
@@ -195,10 +195,19 @@ class SessionSetup:
     stores: dict[str, Store]
 
 
-def session_setup(db_config: SQLAlchemyAsyncConfig, redis_url: str | None = None) -> SessionSetup:
-    """Sessions and login throttling share one backend: Redis when configured, else the admin_store table."""
+def session_setup(
+    db_config: SQLAlchemyAsyncConfig,
+    redis_url: str | None = None,
+    *,
+    name: str = "admin",
+    cookie_path: str = "/",
+) -> SessionSetup:
+    """Sessions and sign-in throttling share one backend: Redis when configured, else the admin_store table.
+
+    The stores are registered as `<name>_sessions` and `<name>_throttle`, and the cookie is sent only under
+    `cookie_path`, so two admins in one app (or the host's own sessions) never share one."""
     if redis_url:
-        root = RedisStore.with_client(url=redis_url, namespace="admin")
+        root = RedisStore.with_client(url=redis_url, namespace=name)
         sessions: Store = root.with_namespace("sessions")
         throttle: Store = root.with_namespace("throttle")
     else:
@@ -210,10 +219,17 @@ def session_setup(db_config: SQLAlchemyAsyncConfig, redis_url: str | None = None
             read_along=SignedInReadAlong(),
         )
         throttle = WritingStore(db_config, model=AdminStoreEntry, namespace="throttle")
-    config = RotatingSessionConfig(key=SESSION_COOKIE, httponly=True, samesite="lax", max_age=14 * 24 * 3600)
+    config = RotatingSessionConfig(
+        key=SESSION_COOKIE,
+        path=cookie_path,
+        httponly=True,
+        samesite="lax",
+        max_age=14 * 24 * 3600,
+        store=f"{name}_sessions",
+    )
     return SessionSetup(
         middleware=[DefineMiddleware(StoreReadTracking), DefineMiddleware(SecureCookiesOverHttps), config.middleware],
-        stores={"sessions": sessions, "admin_throttle": throttle},
+        stores={f"{name}_sessions": sessions, f"{name}_throttle": throttle},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 
 from webapp.admin.fields import humanize
@@ -14,6 +15,17 @@ from webapp.admin.sizes import TableSizes
 
 # Path segments the admin's own routes use right after its prefix.
 RESERVED_SLUGS = frozenset({"static", "login", "logout"})
+
+# The key of the site in its router's `opt`: every handler, guard and error page of an admin reaches its own
+# site through the route it serves, so several admins live in one app without a global deciding which.
+SITE_OPT = "admin_site"
+
+
+def site_of(connection: ASGIConnection[Any, Any, Any, Any]) -> AdminSite:
+    """The admin this request is for: read from the route rather than injected, since Litestar resolves a
+    handler's independent dependencies together in an anyio task group (guarded by
+    tests/test_request_costs.py, which refuses task groups on every kind of page)."""
+    return connection.scope["route_handler"].opt[SITE_OPT]
 
 
 class AdminSite:
@@ -27,6 +39,12 @@ class AdminSite:
         self.logout_url = f"{self.path}/logout"
         # Page links are built from these prefixes: url_for searches the route table on every call.
         self.static_url = f"{self.path}/static/"
+        # Names this site's stores, so that two admins in one app keep theirs apart.
+        self.name = self.path.strip("/").replace("/", "_") or "admin"
+        self.session_store = f"{self.name}_sessions"
+        self.throttle_store = f"{self.name}_throttle"
+        # The site's own template environment (webapp.admin.templating), made when the plugin mounts.
+        self.templates: Any = None
         # The advanced-alchemy config whose sessions the admin uses; set when the plugin mounts.
         self.db_config: Any = None
         # Tables lately found big: their relation widgets are autocompletes, their list counts are capped.
@@ -41,6 +59,10 @@ class AdminSite:
         for view in views:
             self.register(view)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> AdminSite:
+        # Litestar copies a router (and its `opt`) when it is registered; the site is shared, not a value.
+        return self
+
     def register(self, view: type[ModelAdmin] | type) -> ModelAdmin:
         """Register a ModelAdmin subclass, or a bare model class with default options."""
         if not (isinstance(view, type) and issubclass(view, ModelAdmin)):
@@ -49,7 +71,8 @@ class AdminSite:
         if admin.slug in RESERVED_SLUGS or admin.slug in self._by_slug:
             raise ValueError(f"admin slug {admin.slug!r} is reserved or already registered")
         # Lists live at a trailing-slash URL (/admin/item/), which url_for would normalise away.
-        admin.list_url = f"{self.path}/{admin.slug}/"
+        admin.site = self
+        admin.list_url = self.url(admin.slug)
         self._by_slug[admin.slug] = admin
         self._by_model[admin.model] = admin
         return admin
@@ -80,8 +103,11 @@ class AdminSite:
             return str(obj)
         return humanize(type(obj).__name__)
 
-    @staticmethod
-    def templates(admin: ModelAdmin | None, name: str) -> list[str]:
-        """Per-model override first, then the generic template (Django's and sqladmin's lookup)."""
-        generic = f"admin/{name}"
-        return [f"admin/{admin.slug}/{name}", generic] if admin is not None else [generic]
+    def url(self, slug: str, pk: Any = None, action: str = "") -> str:
+        """The one way to build an admin URL: a model's list (no key), one of its pages ("new", "lookup",
+        "bulk", "export.csv"), or a record's page (detail, or "edit", "delete", "history", ...). String building
+        rather than url_for, which searches the route table on every call (a list page makes hundreds)."""
+        base = f"{self.path}/{slug}/"
+        if pk is None:
+            return f"{base}{action}"
+        return f"{base}{pk}/{action}" if action else f"{base}{pk}"

@@ -15,7 +15,7 @@ from litestar import Controller, Request, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +33,7 @@ from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
 from webapp.admin.signed_in import SignedIn
-from webapp.admin.site import AdminSite
+from webapp.admin.site import AdminSite, site_of
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,6 @@ CONFLICT_MESSAGE = (
     "Someone else changed this {name} after you opened it. Their saved values are shown with yours; "
     "save again to keep yours, or cancel to keep theirs."
 )
-
-
-def site_of(request: AnyRequest) -> AdminSite:
-    """The admin this request is for. Read from the app's state rather than injected: Litestar resolves a
-    handler's independent dependencies together in an anyio task group, and two tasks (the site and the database
-    session) per request cost ~10% of an edit form."""
-    return request.app.state.admin_site
 
 
 def account_of(request: AnyRequest) -> SignedIn | None:
@@ -121,7 +114,7 @@ class AdminController(Controller):
     """Routes keyed by the model's slug: /{model}/, /{model}/new, /{model}/{pk}, /{model}/{pk}/edit, …"""
 
     @get("/", name="admin:index")
-    async def index(self, request: AnyRequest, db_session: NamedDependency[AsyncSession]) -> Template:
+    async def index(self, request: AnyRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
         site = site_of(request)
         account = account_of(request)
         visible = [admin for admin in site if account is not None and account.can(admin.slug, "view")]
@@ -151,7 +144,7 @@ class AdminController(Controller):
         request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
-    ) -> Template:
+    ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
         query = listing.ListQuery.parse(admin, request.query_params)
@@ -178,7 +171,7 @@ class AdminController(Controller):
         request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
-    ) -> Template:
+    ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
         form = forms.initial_form(admin.editable_fields)
@@ -192,7 +185,7 @@ class AdminController(Controller):
         request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         site = site_of(request)
         admin = site.get(model)
         posted = await request.form()
@@ -209,7 +202,7 @@ class AdminController(Controller):
 
     async def _created(
         self, request: AnyRequest, site: AdminSite, session: AsyncSession, admin: ModelAdmin, obj: Any, posted: Any
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         pk = admin.pk_of(obj)
         obj = await get_object(admin, session, str(pk), for_form=True)
         label = site.label(obj)
@@ -219,17 +212,15 @@ class AdminController(Controller):
         message = f"The {admin.name} “{label}” was added."
         if admin.password_field:
             message += " Now set its password."
-            return redirect_with_message(
-                request, request.app.route_reverse("admin:password", model=admin.slug, pk=str(pk)), message
-            )
+            return redirect_with_message(request, admin.url(pk, "password"), message)
         if wants_fragment(request):
             total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
             context = {"obj": obj, "total": total, "messages": [msg(message)]}
             return render(request, "_row_created.html", context, admin=admin, status_code=201)
         if "_addanother" in posted:
-            return redirect_with_message(request, request.app.route_reverse("admin:new", model=admin.slug), message)
+            return redirect_with_message(request, admin.url(action="new"), message)
         if "_continue" in posted:
-            target = request.app.route_reverse("admin:edit", model=admin.slug, pk=str(pk))
+            target = admin.url(pk, "edit")
             return redirect_with_message(request, target, message)
         return redirect_with_message(request, admin.list_url, message)
 
@@ -242,7 +233,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template:
+    ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
         if wants_fragment(request):
@@ -261,7 +252,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template:
+    ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
         obj = await get_object(admin, db_session, pk, for_form=True)
@@ -286,7 +277,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         site = site_of(request)
         admin = site.get(model)
         obj = await get_object(admin, db_session, pk, for_form=True)
@@ -316,7 +307,7 @@ class AdminController(Controller):
                     context = {"obj": obj, "messages": [msg(message)], "oob": True}
                     return render(request, "_row.html", context, admin=admin)
                 if "_continue" in posted:
-                    target = request.app.route_reverse("admin:edit", model=admin.slug, pk=str(key))
+                    target = admin.url(key, "edit")
                     return redirect_with_message(request, target, message)
                 return redirect_with_message(request, admin.list_url, message)
         # Refused or stale: read the record afresh (a failed flush was rolled back) and show the form again.
@@ -347,7 +338,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template:
+    ) -> Response[str]:
         site = site_of(request)
         admin = _with_password(site.get(model))
         obj = await get_object(admin, db_session, pk)
@@ -360,7 +351,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         site = site_of(request)
         admin = _with_password(site.get(model))
         obj = await get_object(admin, db_session, pk)
@@ -394,7 +385,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template:
+    ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
         obj = await get_object(admin, db_session, pk)
@@ -408,7 +399,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         return await _delete(request, db_session, model, pk)
 
     @delete("/{model:str}/{pk:str}", name="admin:delete_htmx", status_code=200, opt={ACTION: "delete"})
@@ -418,7 +409,7 @@ class AdminController(Controller):
         db_session: NamedDependency[AsyncSession],
         model: FromPath[str],
         pk: FromPath[str],
-    ) -> Template | Redirect:
+    ) -> Response[Any]:
         return await _delete(request, db_session, model, pk)
 
 
@@ -478,7 +469,7 @@ def _with_password(admin: ModelAdmin) -> ModelAdmin:
     return admin
 
 
-async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: str) -> Template | Redirect:
+async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: str) -> Response[Any]:
     site = site_of(request)
     admin = site.get(model)
     obj = await get_object(admin, session, pk, for_form=True)
@@ -503,7 +494,7 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
     entry_id = await audit.log(session, row)
     undo = None
     if account is not None and account.can(admin.slug, "add"):
-        undo = request.app.route_reverse("admin:restore", model=admin.slug, pk=str(key))
+        undo = admin.url(key, "restore")
     message = msg(f"The {admin.name} “{label}” was deleted.", undo_url=undo, entry_id=entry_id)
     if wants_fragment(request):
         total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
