@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import METADATA, scratch_postgres
@@ -75,3 +75,46 @@ def test_migrations_build_the_models_schema_and_tear_it_down(empty_database):
     _cli(empty_database, "database", "downgrade", "base", "--no-prompt")
     _, tables = asyncio.run(_schema_state(empty_database))
     assert tables <= {"alembic_versions"}
+
+
+def test_a_database_made_before_the_admin_had_its_branch_upgrades_and_keeps_its_rows(empty_database):
+    """Today's schema (every table, as the demo's chain up to 5d0c3e81a7b2 made it, with its accounts) takes the
+    admin's branch and the merge: the admin's tables are adopted as they are, their rows kept."""
+    asyncio.run(_schema_before_the_admin_branch(empty_database))
+    _cli(empty_database, "database", "upgrade", "--no-prompt")
+    diffs, _ = asyncio.run(_schema_state(empty_database))
+    assert diffs == []
+    versions, usernames = asyncio.run(_versions_and_accounts(empty_database))
+    assert versions == ["e2b7c41d9a06"], "one head: the demo's chain joined the admin's branch"
+    assert usernames == ["kept"]
+    _cli(empty_database, "database", "downgrade", "base", "--no-prompt")
+    _, tables = asyncio.run(_schema_state(empty_database))
+    assert tables <= {"alembic_versions"}
+
+
+async def _schema_before_the_admin_branch(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(METADATA.create_all)
+            await conn.execute(text("CREATE TABLE alembic_versions (version_num VARCHAR(32) PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO alembic_versions VALUES ('5d0c3e81a7b2')"))
+            await conn.execute(
+                text(
+                    "INSERT INTO admin_account (id, username, is_active, is_superuser, session_epoch, created_at, "
+                    "updated_at) VALUES (1, 'kept', true, true, 0, '2026-11-30 10:00:00', '2026-11-30 10:00:00')"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _versions_and_accounts(url: str) -> tuple[list[str], list[str]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_versions"))).scalars().all()
+            usernames = (await conn.execute(text("SELECT username FROM admin_account"))).scalars().all()
+            return list(versions), list(usernames)
+    finally:
+        await engine.dispose()

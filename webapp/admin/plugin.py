@@ -44,7 +44,7 @@ from webapp.admin.db import SAFE_METHODS, TransactionMiddleware, WriteIntentMidd
 from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
 from webapp.admin.history import HistoryController
 from webapp.admin.options import ModelAdmin
-from webapp.admin.resources import STATIC_DIR
+from webapp.admin.resources import MIGRATIONS_DIR, STATIC_DIR
 from webapp.admin.sessions import session_setup
 from webapp.admin.site import SITE_OPT, AdminSite
 from webapp.admin.templating import AdminTemplates
@@ -101,6 +101,16 @@ def _session_provider(config: SQLAlchemyAsyncConfig) -> Callable[[State, Scope],
     return provide_db_session
 
 
+def _migrations_for_a_host_without_any(config: SQLAlchemyAsyncConfig) -> None:
+    """A host with no migrations folder of its own gets the admin's: `litestar database upgrade` then makes the
+    admin's tables. A host with its own chain lists the admin's versions in its alembic.ini (README)."""
+    alembic = config.alembic_config
+    if not Path(alembic.script_location).is_dir():
+        log.debug("no migrations at %s: the admin's own branch is the app's", alembic.script_location)
+        alembic.script_location = str(MIGRATIONS_DIR)
+        alembic.script_config = str(MIGRATIONS_DIR / "alembic.ini")
+
+
 def _host_template_directories(app_config: AppConfig) -> list[Path]:
     """The host's template folders, read (never changed): templates there override the admin's by name."""
     config = app_config.template_config
@@ -151,6 +161,7 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         site = self.site
         config = site.db_config = _alchemy_config(app_config, self.db_config)
         keep_transaction_rules(config)
+        _migrations_for_a_host_without_any(config)
         site.templates = AdminTemplates(site, [*self.template_directories, *_host_template_directories(app_config)])
         sessions = session_setup(config, self.redis_url, name=site.name, cookie_path=self.path)
         self._register_stores(app_config, sessions.stores)
@@ -231,10 +242,5 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 app_config.stores.register(name, store)
             return
         existing = dict(app_config.stores or {})
-        taken = sorted(set(existing) & set(stores))
-        if taken:
-            raise ImproperlyConfiguredException(
-                f"The admin at {self.path} keeps its sessions in the stores {', '.join(taken)}, which the app "
-                "registers already: mount it at another path (the stores are named after it)."
-            )
-        app_config.stores = {**existing, **stores}
+        # A store the host registered under the admin's name (wiring by hand) is the host's choice: kept.
+        app_config.stores = {**stores, **existing}
