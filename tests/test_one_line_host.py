@@ -306,3 +306,33 @@ def test_the_admins_folder_is_read_from_the_plugins_option(tmp_path: Path):
     plugin = AdminPlugin([BookAdmin], secret=SECRET, template_directories=[tmp_path])
     _host(f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3", plugin)
     assert plugin.site.templates.choose(None, "error.html").filename == str(tmp_path / "admin" / "error.html")
+
+
+async def test_a_model_extends_the_admins_templates_by_blocks(tmp_path):
+    """Per-model overrides extend the generic template and replace a named block (object tools, pagination)
+    or add to one (extra head), the rest of the page as before; other models keep the generic pages."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/host.sqlite3"
+    await _schema(url)
+    book = tmp_path / "templates" / "admin" / "book"
+    book.mkdir(parents=True)
+    (book / "list.html").write_text(
+        '{% extends "admin/list.html" %}'
+        '{% block object_tools %}<a class="button" href="/reports">Book report</a>{{ super() }}{% endblock %}'
+    )
+    (book / "base.html").write_text(
+        '{% extends "admin/base.html" %}{% block extra_head %}<meta name="shelf" content="books">{% endblock %}'
+    )
+    (book / "_results.html").write_text(
+        '{% extends "admin/_results.html" %}{% block pagination %}<p>no pages here</p>{% endblock %}'
+    )
+    plugin = AdminPlugin([BookAdmin, Shelf], secret=SECRET, template_directories=[tmp_path / "templates"])
+    async with _client(app=_host(url, plugin)) as client:
+        await Person(client, "/admin").sign_in()
+        books = (await client.get("/admin/book/")).text
+        assert '<a class="button" href="/reports">Book report</a>' in books and "Add book" in books
+        assert '<meta name="shelf" content="books">' in books and '<input id="q" type="search"' in books
+        assert "<p>no pages here</p>" in books and 'class="per-page"' not in books
+        fragment = (await client.get("/admin/book/", headers={"HX-Request": "true"})).text
+        assert "<p>no pages here</p>" in fragment
+        shelves = (await client.get("/admin/shelf/")).text
+        assert "Book report" not in shelves and 'name="shelf"' not in shelves and 'class="per-page"' in shelves
