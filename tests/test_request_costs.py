@@ -34,6 +34,7 @@ async def _add_users(db, count: int) -> None:
         await session.commit()
 
 
+@pytest.mark.optimisation("the session read rides in the request transaction (WritingStore.read_in_request)")
 async def test_a_page_reads_the_session_once_in_the_request_transaction(browser, htmx, demo, database_url):
     await browser.open("/admin/item/")  # the first page of a session also writes the session back
     with count_statements() as statements:
@@ -51,6 +52,7 @@ async def test_a_page_reads_the_session_once_in_the_request_transaction(browser,
         assert writing[1].startswith("SELECT admin_store.value"), writing[:2]
 
 
+@pytest.mark.optimisation("the update flushes the loaded record instead of the service re-reading it")
 async def test_an_inline_update_reads_the_record_once_and_writes_it_once(htmx, demo, db):
     await htmx.open(f"/admin/item/{demo.lamp.id}/edit")
     with count_statements() as statements:
@@ -64,6 +66,7 @@ async def test_an_inline_update_reads_the_record_once_and_writes_it_once(htmx, d
         assert (await session.get(Item, demo.lamp.id)).name == "Desk lamp"
 
 
+@pytest.mark.optimisation("advanced-alchemy's FileObject and cache listeners are off (database_config)")
 async def test_reads_and_writes_build_no_engines_on_the_way(htmx, demo, monkeypatch):
     """advanced-alchemy's FileObject and cache listeners, which the app does not use, asked every flush and commit
     for Engine.execution_options(), a new engine each time; they are off."""
@@ -78,6 +81,7 @@ async def test_reads_and_writes_build_no_engines_on_the_way(htmx, demo, monkeypa
     assert built == []
 
 
+@pytest.mark.optimisation("the site is read from the route, not injected (site_of)")
 async def test_no_page_resolves_its_dependencies_in_a_task_group(browser, htmx, demo, monkeypatch):
     """Litestar resolves a handler's independent dependencies together in an anyio task group: two tasks per
     request (the site and the session) were ~10% of an edit form. The site is read from the app's state."""
@@ -150,6 +154,7 @@ async def test_a_chosen_row_expired_by_a_rollback_is_read_again_not_lazily(db, d
     assert len(_touching(statements, "user_account")) == 1
 
 
+@pytest.mark.optimisation("the account rides along the session read (SignedInReadAlong)")
 async def test_the_signed_in_account_is_read_with_the_session_and_fresh_each_time(app, client, db, demo):
     viewer_id = await add_account(db, "viewer", permissions=("item.view",))
     viewer = Admin(client)
@@ -190,6 +195,7 @@ async def test_a_session_whose_account_hint_is_wrong_reads_its_own_account(app, 
     assert store.read_along.parameters(key) == {"account_id": viewer_id}
 
 
+@pytest.mark.optimisation("ModelAdmin.with_relations joins a many-to-many with plain LEFT JOINs")
 async def test_a_record_is_read_with_its_owner_and_tags_in_one_statement_of_plain_joins(browser, htmx, demo, db):
     async with db() as session:
         lamp = await session.get(Item, demo.lamp.id, options=[selectinload(Item.tags)])
@@ -210,6 +216,7 @@ async def test_a_record_is_read_with_its_owner_and_tags_in_one_statement_of_plai
     assert "<option" in tags and " selected>" not in tags, "an item without tags: none chosen"
 
 
+@pytest.mark.optimisation("gc.freeze at startup (webapp.app.freeze_startup_objects)")
 async def test_the_objects_alive_at_startup_are_kept_out_of_the_collectors_way(database_url):
     gc.unfreeze()  # as in a fresh process: an earlier app of the suite froze what was alive then
     app = create_app(

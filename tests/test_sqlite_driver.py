@@ -41,6 +41,7 @@ def _trips() -> mock._patch:
     return mock.patch.object(aiosqlite.Connection, "_execute", autospec=True, side_effect=aiosqlite.Connection._execute)
 
 
+@pytest.mark.optimisation("OneTripCursor: one trip to aiosqlite's thread per statement")
 async def test_a_statement_is_one_trip_to_sqlites_thread(engine):
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
