@@ -336,3 +336,31 @@ async def test_a_model_extends_the_admins_templates_by_blocks(tmp_path):
         assert "<p>no pages here</p>" in fragment
         shelves = (await client.get("/admin/shelf/")).text
         assert "Book report" not in shelves and 'name="shelf"' not in shelves and 'class="per-page"' in shelves
+
+
+def test_a_config_the_app_was_not_given_is_refused(tmp_path):
+    given = SQLAlchemyAsyncConfig(connection_string=f"sqlite+aiosqlite:///{tmp_path}/one.sqlite3")
+    other = SQLAlchemyAsyncConfig(connection_string=f"sqlite+aiosqlite:///{tmp_path}/two.sqlite3")
+    with pytest.raises(ImproperlyConfiguredException, match="no SQLAlchemyPlugin of this app was given"):
+        Litestar(plugins=[SQLAlchemyPlugin(config=given), AdminPlugin([BookAdmin], secret=SECRET, db_config=other)])
+
+
+def test_a_store_the_host_registered_under_the_admins_name_is_kept(tmp_path):
+    from litestar.stores.memory import MemoryStore
+
+    mine = MemoryStore()
+    app = _host(
+        f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3",
+        AdminPlugin([BookAdmin], secret=SECRET),
+        stores={"admin_sessions": mine},
+    )
+    assert app.stores.get("admin_sessions") is mine
+    assert app.stores.get("admin_throttle") is not mine, "the admin's other store is its own"
+
+
+def test_a_sync_config_is_refused(tmp_path):
+    from advanced_alchemy.extensions.litestar import SQLAlchemySyncConfig
+
+    sync = SQLAlchemySyncConfig(connection_string=f"sqlite:///{tmp_path}/sync.sqlite3")
+    with pytest.raises(ImproperlyConfiguredException, match="needs an async config"):
+        Litestar(plugins=[SQLAlchemyPlugin(config=sync), AdminPlugin([BookAdmin], secret=SECRET, db_config=sync)])

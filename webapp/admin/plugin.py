@@ -12,6 +12,7 @@ where the host's setup would break one, the app refuses to start and says what t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -75,6 +76,10 @@ def _alchemy_config(app_config: AppConfig, wanted: SQLAlchemyAsyncConfig | None)
         for config in (plugin.config if isinstance(plugin.config, list | tuple) else [plugin.config])
     ]
     if wanted is not None:
+        if not isinstance(wanted, SQLAlchemyAsyncConfig):
+            raise ImproperlyConfiguredException(
+                "AdminPlugin(db_config=...) needs an async config (SQLAlchemyAsyncConfig)."
+            )
         if not any(config is wanted for config in configs):
             raise ImproperlyConfiguredException(
                 "AdminPlugin(db_config=...) names a config that no SQLAlchemyPlugin of this app was given."
@@ -237,10 +242,10 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         return [DefineMiddleware(CSRFMiddleware, config=csrf)]
 
     def _register_stores(self, app_config: AppConfig, stores: dict[str, Any]) -> None:
+        # A store the host registered under the admin's name (wiring by hand) is the host's choice: kept.
         if isinstance(app_config.stores, StoreRegistry):
             for name, store in stores.items():
-                app_config.stores.register(name, store)
+                with contextlib.suppress(ValueError):  # "already exists"
+                    app_config.stores.register(name, store)
             return
-        existing = dict(app_config.stores or {})
-        # A store the host registered under the admin's name (wiring by hand) is the host's choice: kept.
-        app_config.stores = {**stores, **existing}
+        app_config.stores = {**stores, **dict(app_config.stores or {})}

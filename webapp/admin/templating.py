@@ -54,9 +54,8 @@ class AdminTemplates:
     process (`auto_reload` is off), and a miss costs a search of every folder and an exception."""
 
     def __init__(self, site: AdminSite, directories: Iterable[Path | str] = ()) -> None:
-        self.directories = [*directories, TEMPLATES_DIR]
         self.environment = Environment(
-            loader=FileSystemLoader(self.directories),
+            loader=FileSystemLoader([*directories, TEMPLATES_DIR]),
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
