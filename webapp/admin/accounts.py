@@ -35,12 +35,9 @@ class AccountAdmin(ModelAdmin, model=AdminAccount):
     password_field = "password"
     superuser_only = True
 
-    def after_password_change(self, obj: Any) -> None:
+    async def before_update(self, context: Any, obj: Any, changes: dict[str, Any]) -> None:
         # Sessions carry the epoch they started in; a new one ends every other session of this account.
-        obj.session_epoch = (obj.session_epoch or 0) + 1
-
-    def after_update(self, obj: Any, changes: dict[str, Any]) -> None:
-        if "is_active" in changes or "is_superuser" in changes or "permissions" in changes:
+        if changes.keys() & {"password", "is_active", "is_superuser", "permissions"}:
             obj.session_epoch = (obj.session_epoch or 0) + 1
 
 

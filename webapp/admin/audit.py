@@ -80,8 +80,9 @@ class RestoreRefused(Exception):
     """The row cannot be put back as it was; the message says why, for a person."""
 
 
-async def restore(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry) -> Any:
-    """Re-insert a deleted row with its primary key and many-to-many links, or refuse and write nothing."""
+async def rebuild(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry) -> Any:
+    """A deleted row rebuilt from its snapshot, with its primary key and many-to-many links, not yet added to
+    the session (webapp.admin.records inserts it); RestoreRefused when it cannot be put back as it was."""
     if entry.action != "delete" or entry.snapshot is None:
         raise RestoreRefused("Only deleted records can be restored.")
     if entry.restored:
@@ -108,9 +109,6 @@ async def restore(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry
             if await session.scalar(select(related_pk).where(related_pk == value)) is None:
                 raise RestoreRefused(f"Cannot restore: the {field.label.lower()} it belonged to no longer exists.")
         setattr(obj, field.name, field.from_json(value))
-    session.add(obj)
-    await session.flush()
-    entry.restored = True
     return obj
 
 

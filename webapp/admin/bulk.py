@@ -26,6 +26,7 @@ from webapp.admin.auth import ACTION
 from webapp.admin.db import one_snapshot
 from webapp.admin.fields import Kind, to_json
 from webapp.admin.options import ModelAdmin
+from webapp.admin.records import RecordService
 from webapp.admin.rendering import redirect_with_message, render
 from webapp.admin.site import AdminSite
 from webapp.admin.views import account_of, site_of
@@ -45,6 +46,10 @@ class Action:
     label: str
     function: Callable[[AsyncSession, list[Any]], Awaitable[str | None]]
     confirm: str | None = None
+
+
+class BulkRefused(Exception):
+    """A hook refused one of the rows: the whole action is undone, and its message shown."""
 
 
 def _check(request: AnyRequest, admin: ModelAdmin, action: str) -> None:
@@ -135,9 +140,12 @@ class BulkController(Controller):
             return render(request, "bulk_confirm.html", context, admin=admin)
         try:
             message = await _run(request, db_session, site, admin, name, action, selection, total)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, BulkRefused) as exc:
             await db_session.rollback()
-            log.info("bulk %s on %s refused by the database: %s", name, admin.slug, exc)
+            log.info("bulk %s on %s refused: %s", name, admin.slug, exc)
+            refused = (
+                str(exc) if isinstance(exc, BulkRefused) else f"The database refused this {name.replace('_', ' ')}."
+            )
             return render(
                 request,
                 "error.html",
@@ -145,7 +153,7 @@ class BulkController(Controller):
                     "status_code": 409,
                     "title": "Not done",
                     "back_url": admin.list_url,
-                    "detail": f"The database refused this {name.replace('_', ' ')}; nothing was changed.",
+                    "detail": f"{refused} Nothing was changed.",
                 },
                 admin=admin,
                 status_code=409,
@@ -220,22 +228,23 @@ async def _run(
     def entry_of(obj: Any, what: str, **details: Any) -> dict[str, Any]:
         return audit.entry(admin, account, pk=admin.pk_of(obj), label=site.label(obj), action=what, **details)
 
+    service = RecordService(admin, session, account)
     async for rows in _chunks(session, admin, selection):
-        entries = []
         if name == "delete":
-            for obj in rows:
-                entries.append(entry_of(obj, "delete", snapshot=audit.state_of(admin, obj)))
-                await session.delete(obj)
-        else:
-            assert action is not None
-            before = {admin.pk_of(obj): audit.state_of(admin, obj) for obj in rows}
-            result = await action.function(session, rows)
-            if result:
-                messages.append(result)
-            for obj in rows:
-                changes = audit.diff(before[admin.pk_of(obj)], audit.state_of(admin, obj))
-                if changes:
-                    entries.append(entry_of(obj, f"action:{name}", changes=changes))
+            refusal = await service.delete_many(rows)
+            if refusal is not None:
+                raise BulkRefused(refusal.message)
+            continue
+        assert action is not None
+        before = {admin.pk_of(obj): audit.state_of(admin, obj) for obj in rows}
+        result = await action.function(session, rows)
+        if result:
+            messages.append(result)
+        entries = []
+        for obj in rows:
+            changes = audit.diff(before[admin.pk_of(obj)], audit.state_of(admin, obj))
+            if changes:
+                entries.append(entry_of(obj, f"action:{name}", changes=changes))
         await session.flush()
         await audit.write(session, entries)
     plural = admin.name if total == 1 else admin.name_plural

@@ -10,14 +10,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Response
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.admin import audit, listing
+from webapp.admin import listing
 from webapp.admin.auth import ACTION
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
-from webapp.admin.views import AnyRequest, account_of, get_object, msg, site_of
+from webapp.admin.views import AnyRequest, msg, records, site_of
 
 HISTORY_LIMIT = 200
 
@@ -33,6 +32,11 @@ class HistoryController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
+        obj = await records(request, admin, db_session).find(pk)
+        if obj is None and admin.is_scoped:
+            # A scoped model shows the history of records the account can reach now: whether a deleted one was
+            # in its scope cannot be told from the log.
+            raise NotFoundException(f"There is no {admin.name} with the key “{pk}”.")
         entries = list(
             await db_session.scalars(
                 select(AdminLogEntry)
@@ -41,10 +45,9 @@ class HistoryController(Controller):
                 .limit(HISTORY_LIMIT)
             )
         )
-        if not entries and admin.parse_pk(pk) is not None:
-            await get_object(admin, db_session, pk)  # 404 for a record that never existed
-        obj = await db_session.get(admin.model, admin.parse_pk(pk)) if admin.parse_pk(pk) is not None else None
-        label = site.label(obj) if obj is not None else (entries[0].object_label if entries else pk)
+        if not entries and obj is None:
+            raise NotFoundException(f"There is no {admin.name} with the key “{pk}”.")
+        label = site.label(obj) if obj is not None else entries[0].object_label
         return render(request, "history.html", {"entries": entries, "obj": obj, "pk": pk, "label": label}, admin=admin)
 
     @post("/{model:str}/{pk:str}/restore", name="admin:restore", status_code=200, opt={ACTION: "add"})
@@ -62,20 +65,14 @@ class HistoryController(Controller):
         entry = await db_session.get(AdminLogEntry, int(entry_id)) if entry_id.isdigit() else None
         if entry is None or entry.model != admin.slug or entry.object_pk != pk:
             raise NotFoundException("There is no such deletion to restore.")
-        try:
-            async with db_session.begin_nested():
-                obj = await audit.restore(db_session, admin, entry)
-        except audit.RestoreRefused as refused:
-            return _refused(request, admin, pk, str(refused))
-        except SQLAlchemyError:
-            return _refused(request, admin, pk, f"Cannot restore this {admin.name}: the database refused it.")
-        label = site.label(obj)
-        changes = audit.created(entry.snapshot or {})
-        row = audit.entry(admin, account_of(request), pk=pk, label=label, action="restore", changes=changes)
-        await audit.log(db_session, row)
+        result = await records(request, admin, db_session).restore(entry)
+        if not result.ok:
+            assert result.refusal is not None
+            return _refused(request, admin, pk, result.refusal.message)
+        label = result.label
         message = f"The {admin.name} “{label}” was restored."
         if wants_fragment(request):
-            obj = await get_object(admin, db_session, pk)
+            obj = await records(request, admin, db_session).get(pk)
             total = await listing.count_display(admin, db_session, request.headers.get("hx-current-url"))
             return render(
                 request, "_row_created.html", {"obj": obj, "total": total, "messages": [msg(message)]}, admin=admin

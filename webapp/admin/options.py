@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
@@ -22,6 +22,9 @@ from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, contains
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin.fields import Field, Kind, humanize, introspect
+
+if TYPE_CHECKING:
+    from webapp.admin.records import WriteContext
 
 DEFAULT_PER_PAGE = 50
 PER_PAGE_CHOICES = (25, 50, 100, 200)
@@ -286,13 +289,48 @@ class ModelAdmin:
             bulk=bool(self.bulk_actions(account)),
         )
 
-    # -- hooks ------------------------------------------------------------------------------------------------
+    # -- scope ------------------------------------------------------------------------------------------------
 
-    def after_password_change(self, obj: Any) -> None:
-        """Called after a new password is assigned, before the write."""
+    def list_query(self, statement: Select[Any], account: Any) -> Select[Any]:
+        """The rows of this model `account` may reach, as Django's `get_queryset`: add WHERE clauses to
+        `statement` (a SELECT of this model, or of its key). Every route that reaches a record starts from it:
+        the list and its counts, detail, edit, delete, bulk actions, export, lookups, history and restore."""
+        return statement
 
-    def after_update(self, obj: Any, changes: dict[str, Any]) -> None:
-        """Called with the changed fields ({name: (before, after)}) after a valid edit, before the write."""
+    def can(self, account: Any, action: str, obj: Any) -> bool:
+        """Whether `account` may `action` ("view", "change", "delete") this record, once the model's permission
+        is granted: False answers 403 and hides the row's button. Django's `has_change_permission(obj)`."""
+        return True
+
+    @cached_property
+    def is_scoped(self) -> bool:
+        """Whether `list_query` is overridden: an unscoped model keeps its statements built once (the
+        optimisation tests/test_request_costs.py guards), a scoped one builds them per account."""
+        return type(self).list_query is not ModelAdmin.list_query
+
+    def scoped(self, statement: Select[Any], account: Any) -> Select[Any]:
+        return self.list_query(statement, account) if self.is_scoped else statement
+
+    # -- hooks: async, with the request's session, inside its transaction (webapp.admin.records) ---------------
+
+    async def before_create(self, context: WriteContext, obj: Any) -> None:
+        """Before a new (or restored) record is inserted; raise `records.Refused` to refuse it."""
+
+    async def after_create(self, context: WriteContext, obj: Any) -> None:
+        """After the insert and its audit entry, in the same transaction; `Refused` still undoes it all."""
+
+    async def before_update(self, context: WriteContext, obj: Any, changes: dict[str, list[Any]]) -> None:
+        """Before changed values (`changes`: {name: [before, after]}) are written; `Refused` refuses them.
+        A password change comes here too, as the change {"password": ["(hidden)", "(changed)"]}."""
+
+    async def after_update(self, context: WriteContext, obj: Any, changes: dict[str, list[Any]]) -> None:
+        """After the write and its audit entry, in the same transaction (not called when nothing changed)."""
+
+    async def before_delete(self, context: WriteContext, obj: Any) -> None:
+        """Before a record is deleted (one, or each of a bulk delete); `Refused` refuses it."""
+
+    async def after_delete(self, context: WriteContext, obj: Any) -> None:
+        """After the delete and its audit entry, in the same transaction."""
 
     # -- presentation --------------------------------------------------------------------------------------
 

@@ -10,27 +10,24 @@ import logging
 from datetime import date
 from typing import Any
 
-from advanced_alchemy.exceptions import RepositoryError
 from litestar import Controller, Request, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
 from sqlalchemy import func, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import RelationshipDirection
-from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.admin import audit, forms, listing
 from webapp.admin import filters as list_filters
+from webapp.admin import forms, listing
 from webapp.admin.auth import ACTION, EPOCH_KEY
 from webapp.admin.chart import chartable as chart_models
 from webapp.admin.chart import created_per_day
 from webapp.admin.fields import Kind
-from webapp.admin.integrity import explain
 from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
+from webapp.admin.records import Outcome, RecordService, Result
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
 from webapp.admin.signed_in import SignedIn
 from webapp.admin.site import AdminSite, site_of
@@ -53,40 +50,15 @@ def msg(text: str, category: str = "success", **extra: Any) -> dict[str, Any]:
     return {"message": text, "category": category, **extra}
 
 
-async def get_object(admin: ModelAdmin, session: AsyncSession, raw_pk: str, *, for_form: bool = False) -> Any:
-    """The record, with the relations its row (and form) show loaded up front; 404 when there is none."""
-    pk = admin.parse_pk(raw_pk)
-    if pk is None:
-        raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.")
-    statement = admin.one_row_statements[for_form]
-    result = await session.execute(statement, {"pk": pk}, execution_options={"populate_existing": True})
-    obj = result.unique().scalar_one_or_none()
-    if obj is None:
-        raise NotFoundException(f"There is no {admin.name} with the key “{raw_pk}”.")
-    return obj
+def records(request: AnyRequest, admin: ModelAdmin, session: AsyncSession) -> RecordService:
+    """The record service for this request's account and session."""
+    return RecordService(admin, session, account_of(request))
 
 
-async def _flush(admin: ModelAdmin, session: AsyncSession, obj: Any, form: forms.BoundForm, *, creating: bool) -> str:
-    """Write; return "ok", "conflict" (someone saved meanwhile) or "refused" (a constraint, on its field)."""
-    try:
-        if creating:
-            await admin.service(session).create(obj)
-        else:
-            # The record was loaded and changed in this session: a flush writes it. (The service's update
-            # would read it once more only to copy its attributes onto itself.)
-            await session.flush()
-    except StaleDataError:
-        await session.rollback()
-        return "conflict"
-    except (RepositoryError, SQLAlchemyError) as exc:
-        await session.rollback()
-        if isinstance(exc.__cause__, StaleDataError) or isinstance(exc, StaleDataError):
-            return "conflict"
-        violation = explain(exc, admin.model.__table__, admin.fields, admin.name)
-        form.add_error(violation.field, violation.message)
-        log.info("write to %s refused by the database: %s", admin.slug, violation.message)
-        return "refused"
-    return "ok"
+def _show_refusal(form: forms.BoundForm, result: Result) -> None:
+    """A refusal (a hook's, or the database's) goes next to its field, or above the form."""
+    if result.refusal is not None:
+        form.add_error(result.refusal.field, result.refusal.message)
 
 
 def _conflict_notes(admin: ModelAdmin, form: forms.BoundForm, theirs: forms.BoundForm) -> dict[str, str]:
@@ -190,26 +162,22 @@ class AdminController(Controller):
         admin = site.get(model)
         posted = await request.form()
         form, values = await forms.parse_submission(db_session, admin.editable_fields, posted, creating=True)
-        obj = admin.model()
         if form.is_valid:
+            obj = admin.model()
             forms.apply_values(obj, form.fields, values)
-            outcome = await _flush(admin, db_session, obj, form, creating=True)
-            if outcome == "ok":
-                return await self._created(request, site, db_session, admin, obj, posted)
+            result = await records(request, admin, db_session).create(obj)
+            if result.ok:
+                return await self._created(request, db_session, admin, result, posted)
+            _show_refusal(form, result)
         await forms.load_choices(db_session, form, site.label, site.table_sizes)
         name = "_row_form.html" if wants_fragment(request) else "form.html"
         return render(request, name, {"form": form, "obj": None, "pk": None}, admin=admin, status_code=422)
 
     async def _created(
-        self, request: AnyRequest, site: AdminSite, session: AsyncSession, admin: ModelAdmin, obj: Any, posted: Any
+        self, request: AnyRequest, session: AsyncSession, admin: ModelAdmin, result: Result, posted: Any
     ) -> Response[Any]:
-        pk = admin.pk_of(obj)
-        obj = await get_object(admin, session, str(pk), for_form=True)
-        label = site.label(obj)
-        changes = audit.created(audit.state_of(admin, obj))
-        row = audit.entry(admin, account_of(request), pk=pk, label=label, action="create", changes=changes)
-        await audit.log(session, row)
-        message = f"The {admin.name} “{label}” was added."
+        obj, pk = result.obj, admin.pk_of(result.obj)
+        message = f"The {admin.name} “{result.label}” was added."
         if admin.password_field:
             message += " Now set its password."
             return redirect_with_message(request, admin.url(pk, "password"), message)
@@ -236,10 +204,11 @@ class AdminController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
+        service = records(request, admin, db_session)
         if wants_fragment(request):
-            obj = await get_object(admin, db_session, pk)
+            obj = await service.get(pk)
             return render(request, "_row.html", {"obj": obj}, admin=admin)
-        obj = await get_object(admin, db_session, pk, for_form=True)
+        obj = await service.get(pk, for_form=True)
         related = await _related_rows(site, db_session, admin, obj)
         return render(request, "detail.html", {"obj": obj, "related": related}, admin=admin)
 
@@ -255,7 +224,7 @@ class AdminController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
-        obj = await get_object(admin, db_session, pk, for_form=True)
+        obj = await records(request, admin, db_session).get(pk, action="change", for_form=True)
         form = forms.instance_form(admin.editable_fields, obj)
         context = {"form": form, "obj": obj, "pk": admin.pk_of(obj), "version": admin.version_token(obj)}
         if wants_fragment(request):
@@ -280,44 +249,39 @@ class AdminController(Controller):
     ) -> Response[Any]:
         site = site_of(request)
         admin = site.get(model)
-        obj = await get_object(admin, db_session, pk, for_form=True)
+        service = records(request, admin, db_session)
+        obj = await service.get(pk, action="change", for_form=True)
         key = admin.pk_of(obj)
         posted = await request.form()
         form, values = await forms.parse_submission(db_session, admin.editable_fields, posted, creating=False)
         fragment = wants_fragment(request)
         posted_version = posted.get(VERSION_FIELD)
-        stale = posted_version is not None and posted_version != admin.version_token(obj)
-        outcome = "conflict" if stale else "invalid"
-        if form.is_valid and not stale:
-            before = audit.state_of(admin, obj)
-            forms.apply_values(obj, form.fields, values)
-            changes = audit.diff(before, audit.state_of(admin, obj))
-            admin.after_update(obj, changes)
-            label = site.label(obj)
-            outcome = await _flush(admin, db_session, obj, form, creating=False)
-            if outcome == "ok":
-                if changes:
-                    account = account_of(request)
-                    row = audit.entry(admin, account, pk=key, label=label, action="update", changes=changes)
-                    await audit.log(db_session, row)
+        if form.is_valid:
+            result = await service.update(obj, values, version=posted_version)
+            if result.ok:
                 _keep_own_session(request, obj)
-                message = f"The {admin.name} “{label}” was changed." if changes else f"No changes to “{label}”."
+                label = result.label
+                message = f"The {admin.name} “{label}” was changed." if result.changes else f"No changes to “{label}”."
                 if fragment:
-                    await _reload_changed_relations(db_session, admin, obj, changes)
+                    await _reload_changed_relations(db_session, admin, obj, result.changes)
                     context = {"obj": obj, "messages": [msg(message)], "oob": True}
                     return render(request, "_row.html", context, admin=admin)
                 if "_continue" in posted:
                     target = admin.url(key, "edit")
                     return redirect_with_message(request, target, message)
                 return redirect_with_message(request, admin.list_url, message)
-        # Refused or stale: read the record afresh (a failed flush was rolled back) and show the form again.
-        obj = await get_object(admin, db_session, pk, for_form=True)
+            _show_refusal(form, result)
+            conflict = result.outcome is Outcome.CONFLICT
+        else:
+            conflict = posted_version is not None and posted_version != admin.version_token(obj)
+        # Refused or stale: read the record afresh (a failed write was rolled back) and show the form again.
+        obj = await service.get(pk, action="change", for_form=True)
         await forms.load_choices(
             db_session, form, site.label, site.table_sizes, admin.inline_editable if fragment else None
         )
         context: dict[str, Any] = {"form": form, "obj": obj, "pk": key, "version": admin.version_token(obj)}
         status, headers = 422, {}
-        if outcome == "conflict":
+        if conflict:
             theirs = forms.instance_form(admin.editable_fields, obj)
             theirs.choices = form.choices
             context["conflict"] = _conflict_notes(admin, form, theirs)
@@ -341,7 +305,7 @@ class AdminController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = _with_password(site.get(model))
-        obj = await get_object(admin, db_session, pk)
+        obj = await records(request, admin, db_session).get(pk, action="change")
         return render(request, "password.html", {"obj": obj, "errors": {}}, admin=admin)
 
     @post("/{model:str}/{pk:str}/password", name="admin:password_set", status_code=200, opt={ACTION: "change"})
@@ -354,7 +318,8 @@ class AdminController(Controller):
     ) -> Response[Any]:
         site = site_of(request)
         admin = _with_password(site.get(model))
-        obj = await get_object(admin, db_session, pk)
+        service = records(request, admin, db_session)
+        obj = await service.get(pk, action="change")
         posted = await request.form()
         first, second = str(posted.get("password1") or ""), str(posted.get("password2") or "")
         errors = {}
@@ -362,19 +327,15 @@ class AdminController(Controller):
             errors["password1"] = f"Use at least {MIN_PASSWORD} characters."
         elif first != second:
             errors["password2"] = "The two passwords differ."
-        if errors:
-            return render(request, "password.html", {"obj": obj, "errors": errors}, admin=admin, status_code=422)
-        setattr(obj, admin.password_field, first)
-        admin.after_password_change(obj)
-        label = site.label(obj)
-        changes = {"password": ["(hidden)", "(changed)"]}
-        row = audit.entry(
-            admin, account_of(request), pk=admin.pk_of(obj), label=label, action="password", changes=changes
-        )
-        await audit.log(db_session, row)
-        await db_session.flush()
-        _keep_own_session(request, obj)
-        return redirect_with_message(request, admin.list_url, f"The password of “{label}” was changed.")
+        if not errors:
+            result = await service.set_password(obj, first)
+            if result.ok:
+                _keep_own_session(request, obj)
+                return redirect_with_message(request, admin.list_url, f"The password of “{result.label}” was changed.")
+            assert result.refusal is not None
+            errors["password1"] = result.refusal.message
+            obj = await service.get(pk, action="change")
+        return render(request, "password.html", {"obj": obj, "errors": errors}, admin=admin, status_code=422)
 
     # -- delete --------------------------------------------------------------------------------------------
 
@@ -388,7 +349,7 @@ class AdminController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
-        obj = await get_object(admin, db_session, pk)
+        obj = await records(request, admin, db_session).get(pk, action="delete")
         name = "_row_delete.html" if wants_fragment(request) else "delete.html"
         return render(request, name, {"obj": obj}, admin=admin)
 
@@ -472,30 +433,20 @@ def _with_password(admin: ModelAdmin) -> ModelAdmin:
 async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: str) -> Response[Any]:
     site = site_of(request)
     admin = site.get(model)
-    obj = await get_object(admin, session, pk, for_form=True)
-    label, key = site.label(obj), admin.pk_of(obj)
-    snapshot = audit.state_of(admin, obj)
-    try:
-        await admin.service(session).delete(key)
-    except (RepositoryError, SQLAlchemyError) as exc:
-        await session.rollback()
-        log.info("delete of %s %s refused by the database: %s", admin.slug, pk, exc)
-        message = f"The {admin.name} “{label}” cannot be deleted: other records still refer to it."
+    service = records(request, admin, session)
+    result = await service.delete(await service.get(pk, action="delete", for_form=True))
+    if not result.ok:
+        assert result.refusal is not None
+        messages = [msg(result.refusal.message, "error")]
         if wants_fragment(request):
-            return render(
-                request, "_messages.html", {"messages": [msg(message, "error")]}, admin=admin, status_code=409
-            )
-        obj = await get_object(admin, session, pk)
-        return render(
-            request, "delete.html", {"obj": obj, "messages": [msg(message, "error")]}, admin=admin, status_code=409
-        )
+            return render(request, "_messages.html", {"messages": messages}, admin=admin, status_code=409)
+        obj = await service.get(pk, action="delete")
+        return render(request, "delete.html", {"obj": obj, "messages": messages}, admin=admin, status_code=409)
     account = account_of(request)
-    row = audit.entry(admin, account, pk=key, label=label, action="delete", snapshot=snapshot)
-    entry_id = await audit.log(session, row)
     undo = None
     if account is not None and account.can(admin.slug, "add"):
-        undo = admin.url(key, "restore")
-    message = msg(f"The {admin.name} “{label}” was deleted.", undo_url=undo, entry_id=entry_id)
+        undo = admin.url(admin.pk_of(result.obj), "restore")
+    message = msg(f"The {admin.name} “{result.label}” was deleted.", undo_url=undo, entry_id=result.entry_id)
     if wants_fragment(request):
         total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
         return render(request, "_row_deleted.html", {"total": total, "messages": [message]}, admin=admin)

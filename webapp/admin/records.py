@@ -1,0 +1,298 @@
+"""The record service: the one place that reads a record for a person and writes it.
+
+Handlers parse what was posted, call the service, and render its `Result`. The service applies the model's
+scope (`ModelAdmin.list_query`) and per-object permission (`ModelAdmin.can`), checks the version an edit form
+carries, runs the model's hooks with the request's session inside the request's one transaction, turns a
+constraint violation into a message on its field, and writes the audit entry in the same transaction.
+
+A hook refuses a write by raising `Refused(message, field=...)`: the write and everything the hook did are
+rolled back, and the message is shown next to the field (or above the form).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from advanced_alchemy.exceptions import RepositoryError
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from sqlalchemy import Select, exists, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from webapp.admin import audit
+from webapp.admin.forms import apply_values
+from webapp.admin.integrity import explain
+from webapp.admin.models import AdminLogEntry
+from webapp.admin.signed_in import SignedIn
+
+if TYPE_CHECKING:
+    from webapp.admin.options import ModelAdmin
+
+log = logging.getLogger(__name__)
+
+IN_USE = "The {name} “{label}” cannot be deleted: other records still refer to it."
+RESTORE_REFUSED = "Cannot restore this {name}: the database refused it."
+
+
+class Refused(Exception):
+    """Raised by a hook to refuse a write, with a message for a person, shown next to `field` when given."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Outcome(enum.Enum):
+    SAVED = "saved"
+    UNCHANGED = "unchanged"  # an edit that changed nothing: nothing written, no audit entry
+    CONFLICT = "conflict"  # someone saved the record after this form was opened
+    REFUSED = "refused"  # a hook or the database said no; `Result.refusal` says why
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    field: str | None = None
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    obj: Any = None
+    label: str = ""
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    refusal: Refusal | None = None
+    entry_id: int | None = None  # the audit entry of a delete (what Undo restores)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in {Outcome.SAVED, Outcome.UNCHANGED}
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """What a hook is given: the request's session (in its transaction), who is writing, and what."""
+
+    session: AsyncSession
+    account: SignedIn | None
+    action: str  # "create", "update", "password", "delete" or "restore"
+
+
+class RecordService:
+    """Reads and writes one model's records for one signed-in account, in one request's session."""
+
+    def __init__(self, admin: ModelAdmin, session: AsyncSession, account: SignedIn | None) -> None:
+        self.admin = admin
+        self.session = session
+        self.account = account
+
+    def _context(self, action: str) -> WriteContext:
+        return WriteContext(self.session, self.account, action)
+
+    def _label(self, obj: Any) -> str:
+        return self.admin.site.label(obj)
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    async def get(self, raw_pk: str, *, action: str = "view", for_form: bool = False) -> Any:
+        """The record this account may reach, with the relations its row (or form) shows: 404 when there is
+        none or it is outside the account's scope, 403 when `ModelAdmin.can` refuses `action` on it."""
+        obj = await self.find(raw_pk, action=action, for_form=for_form)
+        if obj is None:
+            raise NotFoundException(f"There is no {self.admin.name} with the key “{raw_pk}”.")
+        return obj
+
+    async def find(self, raw_pk: str, *, action: str = "view", for_form: bool = False) -> Any:
+        """`get`, but None rather than 404 when there is no such record within the account's scope."""
+        admin = self.admin
+        pk = admin.parse_pk(raw_pk)
+        obj = None if pk is None else await self._load(pk, for_form=for_form, scoped=True)
+        if obj is not None and not admin.can(self.account, action, obj):
+            raise PermissionDeniedException(f"You may not {action} this {admin.name}.")
+        return obj
+
+    async def _load(self, pk: Any, *, for_form: bool, scoped: bool) -> Any:
+        statement = self.admin.one_row_statements[for_form]
+        if scoped:
+            statement = self.admin.scoped(statement, self.account)
+        result = await self.session.execute(statement, {"pk": pk}, execution_options={"populate_existing": True})
+        return result.unique().scalar_one_or_none()
+
+    async def reachable(self, pk: Any) -> bool:
+        """Whether the record with this key exists within the account's scope (without loading it)."""
+        admin = self.admin
+        statement = admin.scoped(select(admin.pk_column).where(admin.pk_column == pk), self.account)
+        return bool(await self.session.scalar(select(exists(statement))))
+
+    def scoped(self, statement: Select[Any]) -> Select[Any]:
+        return self.admin.scoped(statement, self.account)
+
+    # -- writing ------------------------------------------------------------------------------------------
+
+    async def create(self, obj: Any) -> Result:
+        """Insert a new record (its values already assigned) with its audit entry."""
+        admin = self.admin
+        context = self._context("create")
+        try:
+            await admin.before_create(context, obj)
+            await admin.service(self.session).create(obj)
+        except Refused as refused:
+            return await self._refused(refused)
+        except (RepositoryError, SQLAlchemyError) as exc:
+            return await self._violation(exc)
+        pk = admin.pk_of(obj)
+        obj = await self._load(pk, for_form=True, scoped=False)
+        label = self._label(obj)
+        changes = audit.created(audit.state_of(admin, obj))
+        await audit.log(
+            self.session, audit.entry(admin, self.account, pk=pk, label=label, action="create", changes=changes)
+        )
+        try:
+            await admin.after_create(context, obj)
+        except Refused as refused:
+            return await self._refused(refused)
+        return Result(Outcome.SAVED, obj, label, changes)
+
+    async def update(self, obj: Any, values: Mapping[str, Any], *, version: str | None = None) -> Result:
+        """Assign the parsed `values` and write them, unless the record changed since `version` was read."""
+        admin = self.admin
+        if version is not None and version != admin.version_token(obj):
+            return Result(Outcome.CONFLICT, obj)
+        before = audit.state_of(admin, obj)
+        apply_values(obj, admin.editable_fields, values)
+        changes = audit.diff(before, audit.state_of(admin, obj))
+        return await self._write_changes(obj, changes, "update")
+
+    async def set_password(self, obj: Any, password: str) -> Result:
+        """Assign a new password (hashed by its column type); the audit entry never holds it."""
+        setattr(obj, self.admin.password_field or "", password)
+        return await self._write_changes(obj, {"password": ["(hidden)", "(changed)"]}, "password")
+
+    async def _write_changes(self, obj: Any, changes: dict[str, list[Any]], action: str) -> Result:
+        admin = self.admin
+        context = self._context(action)
+        key, label = admin.pk_of(obj), self._label(obj)
+        try:
+            await admin.before_update(context, obj, changes)
+            label = self._label(obj)
+            # The record was loaded and changed in this session: a flush writes it. (advanced-alchemy's update
+            # would read it once more only to copy its attributes onto itself.)
+            await self.session.flush()
+        except Refused as refused:
+            return await self._refused(refused)
+        except StaleDataError:
+            await self.session.rollback()
+            return Result(Outcome.CONFLICT, obj)
+        except (RepositoryError, SQLAlchemyError) as exc:
+            if isinstance(exc.__cause__, StaleDataError):
+                await self.session.rollback()
+                return Result(Outcome.CONFLICT, obj)
+            return await self._violation(exc)
+        if not changes:
+            return Result(Outcome.UNCHANGED, obj, label)
+        row = audit.entry(admin, self.account, pk=key, label=label, action=action, changes=changes)
+        await audit.log(self.session, row)
+        try:
+            await admin.after_update(context, obj, changes)
+        except Refused as refused:
+            return await self._refused(refused)
+        return Result(Outcome.SAVED, obj, label, changes)
+
+    async def delete(self, obj: Any) -> Result:
+        """Delete one record, keeping a snapshot in its audit entry so that it can be restored."""
+        admin = self.admin
+        context = self._context("delete")
+        label, key = self._label(obj), admin.pk_of(obj)
+        snapshot = audit.state_of(admin, obj)
+        try:
+            await admin.before_delete(context, obj)
+            await admin.service(self.session).delete(key)
+        except Refused as refused:
+            return await self._refused(refused)
+        except (RepositoryError, SQLAlchemyError) as exc:
+            await self.session.rollback()
+            log.info("delete of %s %s refused by the database: %s", admin.slug, key, exc)
+            return Result(Outcome.REFUSED, obj, label, refusal=Refusal(IN_USE.format(name=admin.name, label=label)))
+        row = audit.entry(admin, self.account, pk=key, label=label, action="delete", snapshot=snapshot)
+        entry_id = await audit.log(self.session, row)
+        try:
+            await admin.after_delete(context, obj)
+        except Refused as refused:
+            return await self._refused(refused)
+        return Result(Outcome.SAVED, obj, label, entry_id=entry_id)
+
+    async def delete_many(self, rows: list[Any]) -> Refusal | None:
+        """Delete loaded records with their hooks and audit entries, in one flush and one INSERT of entries.
+        A refusal (a hook's) is returned, and the caller rolls the whole action back."""
+        admin = self.admin
+        context = self._context("delete")
+        entries = []
+        try:
+            for obj in rows:
+                await admin.before_delete(context, obj)
+                snapshot = audit.state_of(admin, obj)
+                entries.append(
+                    audit.entry(
+                        admin,
+                        self.account,
+                        pk=admin.pk_of(obj),
+                        label=self._label(obj),
+                        action="delete",
+                        snapshot=snapshot,
+                    )
+                )
+                await self.session.delete(obj)
+            await self.session.flush()
+            await audit.write(self.session, entries)
+            for obj in rows:
+                await admin.after_delete(context, obj)
+        except Refused as refused:
+            return Refusal(refused.message, refused.field)
+        return None
+
+    async def restore(self, entry: AdminLogEntry) -> Result:
+        """Put a deleted record back as its audit snapshot has it, with its create hooks; refused (and nothing
+        written) when it cannot be put back as it was, or would fall outside the account's scope."""
+        admin = self.admin
+        context = self._context("restore")
+        try:
+            async with self.session.begin_nested():
+                obj = await audit.rebuild(self.session, admin, entry)
+                await admin.before_create(context, obj)
+                self.session.add(obj)
+                await self.session.flush()
+                if not await self.reachable(admin.pk_of(obj)):
+                    raise NotFoundException("There is no such deletion to restore.")
+                entry.restored = True
+                label = self._label(obj)
+                changes = audit.created(entry.snapshot or {})
+                row = audit.entry(
+                    admin, self.account, pk=entry.object_pk, label=label, action="restore", changes=changes
+                )
+                await audit.log(self.session, row)
+                await admin.after_create(context, obj)
+        except (audit.RestoreRefused, Refused) as refused:
+            return Result(Outcome.REFUSED, refusal=Refusal(str(refused)))
+        except SQLAlchemyError:
+            return Result(Outcome.REFUSED, refusal=Refusal(RESTORE_REFUSED.format(name=admin.name)))
+        return Result(Outcome.SAVED, obj, label, changes)
+
+    # -- refusals -----------------------------------------------------------------------------------------
+
+    async def _refused(self, refused: Refused) -> Result:
+        # Whatever the hook or the write did is undone; the record is read again by whoever shows it.
+        await self.session.rollback()
+        return Result(Outcome.REFUSED, refusal=Refusal(refused.message, refused.field))
+
+    async def _violation(self, exc: Exception) -> Result:
+        await self.session.rollback()
+        admin = self.admin
+        violation = explain(exc, admin.model.__table__, admin.fields, admin.name)
+        log.info("write to %s refused by the database: %s", admin.slug, violation.message)
+        return Result(Outcome.REFUSED, refusal=Refusal(violation.message, violation.field))
