@@ -74,9 +74,9 @@ class BulkController(Controller):
         query = listing.ListQuery.parse(
             admin, {"q": request.query_params.get("q") or "", "page": request.query_params.get("page") or "1"}
         )
+        matching = select(admin.model).where(*listing.search_conditions(admin, query.q, db_session.bind.dialect.name))
         statement = (
-            select(admin.model)
-            .where(*listing.search_conditions(admin, query.q, db_session.bind.dialect.name))
+            admin.scoped(matching, account_of(request))
             .order_by(admin.label_column, admin.pk_column)
             .offset((query.page - 1) * LOOKUP_PAGE)
             .limit(LOOKUP_PAGE + 1)
@@ -119,7 +119,7 @@ class BulkController(Controller):
         if name != "delete" and action is None:
             return redirect_with_message(request, admin.list_url, "Choose an action.", "error")
         _check(request, admin, "delete" if name == "delete" else f"action:{name}")
-        selection = _selection(admin, posted, db_session.bind.dialect.name)
+        selection = _selection(admin, posted, db_session.bind.dialect.name, account_of(request))
         if selection is None:
             return redirect_with_message(request, admin.list_url, f"Select some {admin.name_plural} first.", "error")
         total = await db_session.scalar(select(func.count()).select_from(selection.subquery())) or 0
@@ -161,8 +161,9 @@ class BulkController(Controller):
         return redirect_with_message(request, admin.list_url, message)
 
 
-def _selection(admin: ModelAdmin, posted: Any, dialect: str) -> Select[Any] | None:
-    """The chosen rows as a statement of primary keys: ticked ones, or every row matching the view."""
+def _selection(admin: ModelAdmin, posted: Any, dialect: str, account: Any) -> Select[Any] | None:
+    """The chosen rows as a statement of primary keys: ticked ones, or every row matching the view; only those
+    the account may reach."""
     if posted.get("select_all") == "1":
         params = {k: v for k, v in posted.items() if k not in {"action", "ids", "select_all", "confirm", "_csrf_token"}}
         query = listing.ListQuery.parse(admin, params)
@@ -171,7 +172,7 @@ def _selection(admin: ModelAdmin, posted: Any, dialect: str) -> Select[Any] | No
     keys = [key for key in keys if key is not None]
     if not keys:
         return None
-    return select(admin.pk_column).where(admin.pk_column.in_(keys))
+    return admin.scoped(select(admin.pk_column).where(admin.pk_column.in_(keys)), account)
 
 
 async def _consequences(session: AsyncSession, admin: ModelAdmin, selection: Select[Any]) -> list[str]:

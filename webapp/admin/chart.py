@@ -50,14 +50,17 @@ def chartable(admins: list[ModelAdmin]) -> list[ModelAdmin]:
     return [a for a in admins if "created_at" in a.fields and a.fields["created_at"].kind is Kind.DATETIME]
 
 
-async def created_per_day(session: AsyncSession, admin: ModelAdmin, today: date | None = None) -> Chart:
+async def created_per_day(
+    session: AsyncSession, admin: ModelAdmin, account: Any = None, today: date | None = None
+) -> Chart:
     today = today or datetime.now(UTC).date()
     start = today - timedelta(days=DAYS - 1)
     column: Any = admin.fields["created_at"].column
     # SQLite keeps datetimes as text (date() reads it); PostgreSQL casts.
     day = func.date(column) if session.bind.dialect.name == "sqlite" else cast(column, Date)
     since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-    rows = (await session.execute(select(day, func.count()).where(column >= since).group_by(day))).all()
+    per_day = admin.scoped(select(day, func.count()).where(column >= since).group_by(day), account)
+    rows = (await session.execute(per_day)).all()
     counts = {(d if isinstance(d, date) else date.fromisoformat(str(d))): n for d, n in rows}
     peak = max(counts.values(), default=0)
     slot = WIDTH / DAYS

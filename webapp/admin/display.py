@@ -188,9 +188,9 @@ def row(site: Any, admin: Any, obj: Any, perms: Any, links: dict[int, str] | Non
         )
     parts.append(_cells(site, admin, obj, links))
     parts.append('<td class="actions" hx-boost="true">')
-    if perms.change:
+    if perms.change and perms.allows("change", obj):
         parts.append(f'<a href="{url}/edit" aria-label="Edit {label}">Edit</a>')
-    if perms.delete:
+    if perms.delete and perms.allows("delete", obj):
         parts.append(f' <a href="{url}/delete" aria-label="Delete {label}">Delete</a>')
     parts.append("</td></tr>")
     return Markup("".join(parts))

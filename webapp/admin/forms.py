@@ -15,6 +15,12 @@ from webapp.admin.fields import Field, FieldError, Kind, RawValue
 from webapp.admin.sizes import TableSizes
 
 Posted = Mapping[str, RawValue]
+# What a related model's admin lets the signed-in account reach: its `list_query` (AdminSite.scope).
+Scope = Callable[[type, Select[Any]], Select[Any]]
+
+
+def unscoped(model: type, statement: Select[Any]) -> Select[Any]:
+    return statement
 
 
 @dataclass
@@ -75,7 +81,7 @@ def posted_value(posted: Any, name: str) -> RawValue:
 
 
 async def parse_submission(
-    session: AsyncSession, fields: Sequence[Field], posted: Any, *, creating: bool
+    session: AsyncSession, fields: Sequence[Field], posted: Any, *, creating: bool, scope: Scope = unscoped
 ) -> tuple[BoundForm, dict[str, Any]]:
     """Validate the posted fields; return the bound form and the typed values of the fields that were sent.
 
@@ -97,12 +103,13 @@ async def parse_submission(
             values[f.name] = f.parse(raw)
         except FieldError as exc:
             form.errors[f.name] = str(exc)
-    await _resolve_relations(session, form, values)
+    await _resolve_relations(session, form, values, scope)
     return form, values
 
 
-async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dict[str, Any]) -> None:
-    """Check that chosen related rows exist; many-to-many values become the related objects."""
+async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dict[str, Any], scope: Scope) -> None:
+    """Check that chosen related rows exist within the account's scope; many-to-many values become the related
+    objects."""
     for f in form.fields:
         if f.name not in values or f.related_model is None or values[f.name] is None:
             continue
@@ -111,10 +118,12 @@ async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dic
         if not wanted:
             continue
         if f.kind is Kind.MANY_TO_MANY:
-            rows = (await session.execute(select(f.related_model).where(pk_column.in_(wanted)))).scalars().all()
+            chosen = scope(f.related_model, select(f.related_model).where(pk_column.in_(wanted)))
+            rows = (await session.execute(chosen)).scalars().all()
             found = {inspect(row).identity[0] for row in rows}
         else:
-            found = set((await session.execute(select(pk_column).where(pk_column.in_(wanted)))).scalars())
+            chosen = scope(f.related_model, select(pk_column).where(pk_column.in_(wanted)))
+            found = set((await session.execute(chosen)).scalars())
         missing = [str(key) for key in wanted if key not in found]
         if missing:
             form.errors[f.name] = f"Select a valid choice. {missing[0]} is not one of the available choices."
@@ -138,15 +147,18 @@ async def load_choices(
     label: Callable[[Any], str],
     sizes: TableSizes,
     names: Iterable[str] | None = None,
+    scope: Scope = unscoped,
 ) -> None:
-    """Options for each relation: a select of every row when there are at most SELECT_LIMIT, else an
-    autocomplete that only needs the labels of the chosen rows. At most one query per relation."""
+    """Options for each relation (the rows the account may reach): a select of every row when there are at
+    most SELECT_LIMIT, else an autocomplete that only needs the labels of the chosen rows. At most one query per
+    relation."""
     wanted = set(names) if names is not None else None
     for f in form.fields:
         if f.related_model is None or (wanted is not None and f.name not in wanted):
             continue
         if not sizes.more_than(f.related_model, SELECT_LIMIT):
-            rows = (await session.execute(_choices_statement(f.related_model))).scalars().all()
+            choices = scope(f.related_model, _choices_statement(f.related_model))
+            rows = (await session.execute(choices)).scalars().all()
             if len(rows) <= SELECT_LIMIT:
                 form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
                 continue

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
@@ -41,6 +41,11 @@ class RowPermissions:
     change: bool
     delete: bool
     bulk: bool
+    # The model's per-object check (`ModelAdmin.can` with the account), when the model has one.
+    check: Callable[[str, Any], bool] | None = None
+
+    def allows(self, action: str, obj: Any) -> bool:
+        return self.check is None or self.check(action, obj)
 
 
 @dataclass(frozen=True)
@@ -287,7 +292,12 @@ class ModelAdmin:
             change=account.can(self.slug, "change"),
             delete=account.can(self.slug, "delete"),
             bulk=bool(self.bulk_actions(account)),
+            check=partial(self.can, account) if self.checks_objects else None,
         )
+
+    def allows(self, account: Any, action: str, obj: Any) -> bool:
+        """The model's permission and the per-object check together: whether to offer `action` on `obj`."""
+        return account is not None and account.can(self.slug, action) and self.can(account, action, obj)
 
     # -- scope ------------------------------------------------------------------------------------------------
 
@@ -301,6 +311,11 @@ class ModelAdmin:
         """Whether `account` may `action` ("view", "change", "delete") this record, once the model's permission
         is granted: False answers 403 and hides the row's button. Django's `has_change_permission(obj)`."""
         return True
+
+    @cached_property
+    def checks_objects(self) -> bool:
+        """Whether `can` is overridden: only then is it asked once per listed row."""
+        return type(self).can is not ModelAdmin.can
 
     @cached_property
     def is_scoped(self) -> bool:

@@ -235,6 +235,8 @@ class RecordService:
         entries = []
         try:
             for obj in rows:
+                if not admin.can(self.account, "delete", obj):
+                    raise Refused(f"You may not delete “{self._label(obj)}”.")
                 await admin.before_delete(context, obj)
                 snapshot = audit.state_of(admin, obj)
                 entries.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -88,6 +88,16 @@ class AdminSite:
 
     def admin_for(self, model: type) -> ModelAdmin | None:
         return self._by_model.get(model)
+
+    def scope(self, account: Any) -> Callable[[type, Any], Any]:
+        """`(model, statement) -> statement` limited to the rows `account` may reach of a model (its admin's
+        `list_query`); a model this site does not show is not limited."""
+
+        def scoped(model: type, statement: Any) -> Any:
+            admin = self._by_model.get(model)
+            return admin.scoped(statement, account) if admin is not None else statement
+
+        return scoped
 
     def related_label_column(self, field: Any) -> Any:
         """The column naming the records a foreign key points to (None when that model is not registered)."""

@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
-from sqlalchemy import func, inspect, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import RelationshipDirection
 
@@ -50,9 +50,23 @@ def msg(text: str, category: str = "success", **extra: Any) -> dict[str, Any]:
     return {"message": text, "category": category, **extra}
 
 
+def scope_of(request: AnyRequest) -> forms.Scope:
+    """What the signed-in account may reach of each model (for relation choices)."""
+    return site_of(request).scope(account_of(request))
+
+
 def records(request: AnyRequest, admin: ModelAdmin, session: AsyncSession) -> RecordService:
     """The record service for this request's account and session."""
     return RecordService(admin, session, account_of(request))
+
+
+def _entries_of(admin: ModelAdmin, account: SignedIn | None) -> ColumnElement[bool]:
+    """The audit entries of a model's records the account may reach (a scoped model's: those that exist now)."""
+    entries = AdminLogEntry.model == admin.slug
+    if not admin.is_scoped:
+        return entries
+    keys = admin.scoped(select(cast(admin.pk_column, String)), account)
+    return and_(entries, AdminLogEntry.object_pk.in_(keys))
 
 
 def _show_refusal(form: forms.BoundForm, result: Result) -> None:
@@ -92,19 +106,21 @@ class AdminController(Controller):
         visible = [admin for admin in site if account is not None and account.can(admin.slug, "view")]
         counts = []
         for admin in visible:
-            counts.append((admin, await db_session.scalar(select(func.count()).select_from(admin.model))))
-        recent = list(
-            await db_session.scalars(
+            counting = admin.scoped(select(func.count()).select_from(admin.model), account)
+            counts.append((admin, await db_session.scalar(counting)))
+        recent = []
+        if visible:
+            latest = (
                 select(AdminLogEntry)
-                .where(AdminLogEntry.model.in_([a.slug for a in visible]))
+                .where(or_(*(_entries_of(admin, account) for admin in visible)))
                 .order_by(AdminLogEntry.created_at.desc(), AdminLogEntry.id.desc())
                 .limit(10)
             )
-        )
+            recent = list(await db_session.scalars(latest))
         choices = chart_models(visible)
         wanted = request.query_params.get("chart") or (choices[0].slug if choices else "")
         chosen = next((a for a in choices if a.slug == wanted), choices[0] if choices else None)
-        chart = await created_per_day(db_session, chosen) if chosen is not None else None
+        chart = await created_per_day(db_session, chosen, account) if chosen is not None else None
         context = {"counts": counts, "recent": recent, "chart": chart, "chart_choices": choices}
         return render(request, "index.html", context)
 
@@ -147,7 +163,7 @@ class AdminController(Controller):
         site = site_of(request)
         admin = site.get(model)
         form = forms.initial_form(admin.editable_fields)
-        await forms.load_choices(db_session, form, site.label, site.table_sizes)
+        await forms.load_choices(db_session, form, site.label, site.table_sizes, scope=scope_of(request))
         context = {"form": form, "obj": None, "pk": None}
         return render(request, "_row_form.html" if wants_fragment(request) else "form.html", context, admin=admin)
 
@@ -161,7 +177,9 @@ class AdminController(Controller):
         site = site_of(request)
         admin = site.get(model)
         posted = await request.form()
-        form, values = await forms.parse_submission(db_session, admin.editable_fields, posted, creating=True)
+        form, values = await forms.parse_submission(
+            db_session, admin.editable_fields, posted, creating=True, scope=scope_of(request)
+        )
         if form.is_valid:
             obj = admin.model()
             forms.apply_values(obj, form.fields, values)
@@ -169,7 +187,7 @@ class AdminController(Controller):
             if result.ok:
                 return await self._created(request, db_session, admin, result, posted)
             _show_refusal(form, result)
-        await forms.load_choices(db_session, form, site.label, site.table_sizes)
+        await forms.load_choices(db_session, form, site.label, site.table_sizes, scope=scope_of(request))
         name = "_row_form.html" if wants_fragment(request) else "form.html"
         return render(request, name, {"form": form, "obj": None, "pk": None}, admin=admin, status_code=422)
 
@@ -209,7 +227,7 @@ class AdminController(Controller):
             obj = await service.get(pk)
             return render(request, "_row.html", {"obj": obj}, admin=admin)
         obj = await service.get(pk, for_form=True)
-        related = await _related_rows(site, db_session, admin, obj)
+        related = await _related_rows(site, db_session, admin, obj, account_of(request))
         return render(request, "detail.html", {"obj": obj, "related": related}, admin=admin)
 
     # -- update --------------------------------------------------------------------------------------------
@@ -228,9 +246,11 @@ class AdminController(Controller):
         form = forms.instance_form(admin.editable_fields, obj)
         context = {"form": form, "obj": obj, "pk": admin.pk_of(obj), "version": admin.version_token(obj)}
         if wants_fragment(request):
-            await forms.load_choices(db_session, form, site.label, site.table_sizes, admin.inline_editable)
+            await forms.load_choices(
+                db_session, form, site.label, site.table_sizes, admin.inline_editable, scope=scope_of(request)
+            )
             return render(request, "_row_form.html", context, admin=admin)
-        await forms.load_choices(db_session, form, site.label, site.table_sizes)
+        await forms.load_choices(db_session, form, site.label, site.table_sizes, scope=scope_of(request))
         return render(request, "form.html", context, admin=admin)
 
     @route(
@@ -253,7 +273,9 @@ class AdminController(Controller):
         obj = await service.get(pk, action="change", for_form=True)
         key = admin.pk_of(obj)
         posted = await request.form()
-        form, values = await forms.parse_submission(db_session, admin.editable_fields, posted, creating=False)
+        form, values = await forms.parse_submission(
+            db_session, admin.editable_fields, posted, creating=False, scope=scope_of(request)
+        )
         fragment = wants_fragment(request)
         posted_version = posted.get(VERSION_FIELD)
         if form.is_valid:
@@ -277,7 +299,12 @@ class AdminController(Controller):
         # Refused or stale: read the record afresh (a failed write was rolled back) and show the form again.
         obj = await service.get(pk, action="change", for_form=True)
         await forms.load_choices(
-            db_session, form, site.label, site.table_sizes, admin.inline_editable if fragment else None
+            db_session,
+            form,
+            site.label,
+            site.table_sizes,
+            admin.inline_editable if fragment else None,
+            scope=scope_of(request),
         )
         context: dict[str, Any] = {"form": form, "obj": obj, "pk": key, "version": admin.version_token(obj)}
         status, headers = 422, {}
@@ -398,7 +425,9 @@ async def _reload_changed_relations(
 RELATED_ROWS = 20
 
 
-async def _related_rows(site: AdminSite, session: AsyncSession, admin: ModelAdmin, obj: Any) -> list[dict[str, Any]]:
+async def _related_rows(
+    site: AdminSite, session: AsyncSession, admin: ModelAdmin, obj: Any, account: SignedIn | None
+) -> list[dict[str, Any]]:
     """The records that point at this one (a user's items), first page of each, linking to the filtered list."""
     out = []
     for rel in inspect(admin.model).relationships:
@@ -408,7 +437,7 @@ async def _related_rows(site: AdminSite, session: AsyncSession, admin: ModelAdmi
         (remote,) = rel.remote_side
         filter_field = next((f for f in child.filter_fields if f.column is remote), None)
         key = admin.pk_of(obj)
-        statement = select(child.model).where(remote == key)
+        statement = child.scoped(select(child.model).where(remote == key), account)
         total, exact = await listing.capped_count(session, statement)
         rows = list(await session.scalars(statement.order_by(child.pk_column.desc()).limit(RELATED_ROWS)))
         out.append(
