@@ -26,7 +26,7 @@ async def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path
 
 async def test_a_foreign_key_the_database_refuses_lands_on_its_field(browser, htmx, demo, db, monkeypatch):
     # The form checks related rows first; here the row vanishes between that check and the write.
-    async def skip_check(session, form, values):
+    async def skip_check(session, form, values, scope):
         return None
 
     monkeypatch.setattr(forms, "_resolve_relations", skip_check)

@@ -167,7 +167,8 @@ def _selection(admin: ModelAdmin, posted: Any, dialect: str, account: Any) -> Se
     if posted.get("select_all") == "1":
         params = {k: v for k, v in posted.items() if k not in {"action", "ids", "select_all", "confirm", "_csrf_token"}}
         query = listing.ListQuery.parse(admin, params)
-        return listing.base_statement(admin, query.q, query.filter_dict, dialect).with_only_columns(admin.pk_column)
+        matching = listing.base_statement(admin, query.q, query.filter_dict, dialect, account)
+        return matching.with_only_columns(admin.pk_column)
     keys = [admin.parse_pk(raw) for raw in (posted.getall("ids") if "ids" in posted else []) if isinstance(raw, str)]
     keys = [key for key in keys if key is not None]
     if not keys:
@@ -263,6 +264,7 @@ def _cell(value: str) -> str:
 def _export(request: AnyRequest, site: AdminSite, admin: ModelAdmin, fmt: str) -> Stream:
     """Every row of the current view (search, filters, sort), streamed in chunks so memory stays flat."""
     query = listing.ListQuery.parse(admin, request.query_params)
+    account = account_of(request)
     fields = [f for f in admin.fields.values()]
     config = site.db_config
 
@@ -273,7 +275,7 @@ def _export(request: AnyRequest, site: AdminSite, admin: ModelAdmin, fmt: str) -
                 await session.connection()
             dialect = session.bind.dialect.name
             parts, joins = listing.ordering(admin, query.sort, site.related_label_column)
-            statement = listing.base_statement(admin, query.q, query.filter_dict, dialect)
+            statement = listing.base_statement(admin, query.q, query.filter_dict, dialect, account)
             for join in joins:
                 statement = statement.outerjoin(join)
             statement = statement.order_by(*listing.order_clauses(parts))

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from litestar.exceptions import HTTPException
-from sqlalchemy import ColumnElement, Select, Subquery, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, inspect, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -189,6 +189,7 @@ async def sidebar(
     params: Mapping[str, str],
     base_without: Callable[[Field], Select[Any]],
     label: Any,
+    scope: Callable[[type, Select[Any]], Select[Any]] | None = None,
 ) -> tuple[list[ActiveFilter], list[Choice]]:
     """Every filter with its current values, and the choices whose counts are still to be taken, each within
     the search and the other filters (what choosing it would show): see `count_columns`."""
@@ -205,7 +206,7 @@ async def sidebar(
             active.options.append(option)
             pending.append(Choice(f.name, option, condition, column, base))
         if f.kind is Kind.FOREIGN_KEY and values[f.name]:
-            active.selected_label = await _related_label(session, f, values[f.name], label)
+            active.selected_label = await _related_label(session, f, values[f.name], label, scope)
         out.append(active)
     return out, pending
 
@@ -286,10 +287,14 @@ def param_names(f: Field) -> list[str]:
     return [f.name]
 
 
-async def _related_label(session: AsyncSession, f: Field, raw: str, label: Any) -> str:
+async def _related_label(session: AsyncSession, f: Field, raw: str, label: Any, scope: Any) -> str:
+    """The chosen related record's name, if the account may reach it (else it is "not found" to them)."""
     try:
         key = f.parse(raw)
     except FieldError:
         return raw
-    related = await session.get(f.related_model, key)
+    (pk_column,) = inspect(f.related_model).primary_key
+    by_key = select(f.related_model).where(pk_column == key)
+    scoped = scope(f.related_model, by_key) if scope is not None else by_key
+    related = await session.get(f.related_model, key) if scoped is by_key else await session.scalar(scoped)
     return label(related) if related is not None else f"#{raw} (not found)"

@@ -16,7 +16,7 @@ from webapp.admin import listing
 from webapp.admin.auth import ACTION
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
-from webapp.admin.views import AnyRequest, msg, records, site_of
+from webapp.admin.views import AnyRequest, account_of, msg, records, site_of
 
 HISTORY_LIMIT = 200
 
@@ -73,7 +73,9 @@ class HistoryController(Controller):
         message = f"The {admin.name} “{label}” was restored."
         if wants_fragment(request):
             obj = await records(request, admin, db_session).get(pk)
-            total = await listing.count_display(admin, db_session, request.headers.get("hx-current-url"))
+            total = await listing.count_display(
+                admin, db_session, request.headers.get("hx-current-url"), account_of(request)
+            )
             return render(
                 request, "_row_created.html", {"obj": obj, "total": total, "messages": [msg(message)]}, admin=admin
             )

@@ -364,13 +364,18 @@ async def _count_choices(
             remembered.found_more_than((*key, choice.param, choice.option.value), COUNT_CAP)
 
 
-def base_statement(admin: ModelAdmin, q: str, filters: Mapping[str, str], dialect: str) -> Select[Any]:
-    return select(admin.model).where(
+def base_statement(
+    admin: ModelAdmin, q: str, filters: Mapping[str, str], dialect: str, account: Any = None
+) -> Select[Any]:
+    """The view every count, page, bulk "all matching" and export starts from: the rows the account may reach
+    (ModelAdmin.list_query), searched and filtered."""
+    matching = select(admin.model).where(
         *search_conditions(admin, q, dialect), *list_filters.conditions(admin.filter_fields, filters)
     )
+    return admin.scoped(matching, account)
 
 
-async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: str | None) -> str:
+async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: str | None, account: Any) -> str:
     """The list count for the view a htmx request came from (its search and filters), as the page shows it."""
     params: dict[str, str] = {}
     if current_url:
@@ -380,7 +385,7 @@ async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: s
     except HTTPException:
         query = ListQuery.parse(admin, {})
     total, exact = await capped_count(
-        session, base_statement(admin, query.q, query.filter_dict, session.bind.dialect.name)
+        session, base_statement(admin, query.q, query.filter_dict, session.bind.dialect.name, account)
     )
     return f"{total:,}" if exact else f"{COUNT_CAP:,}+"
 
@@ -449,20 +454,28 @@ async def fetch_page(
     sizes: TableSizes,
     built: BuiltStatements,
     view_sizes: TableSizes,
+    account: Any = None,
 ) -> Page:
     """One page of the list. `sizes` remembers tables found big, `view_sizes` views and filter choices found to
     match more than COUNT_CAP rows: shown as "10,000+" without being counted again until the memory expires or
     this process writes (the admin's router forgets them on every write), so a big table's page costs what a
     small one's does."""
     dialect = session.bind.dialect.name
-    view = (admin.slug, dialect, query.q, query.filters)
-    base = built.get(("base", *view), lambda: base_statement(admin, query.q, query.filter_dict, dialect))
+    # A scoped model's statements and remembered counts are the account's own: its statements are built for
+    # this request alone, and its counts remembered per account.
+    scope = account.id if admin.is_scoped and account is not None else None
+    if admin.is_scoped:
+        built = BuiltStatements()
+    view = (admin.slug, dialect, query.q, query.filters, scope)
+    base = built.get(("base", *view), lambda: base_statement(admin, query.q, query.filter_dict, dialect, account))
 
     def without(f: Field) -> Select[Any]:
         names = set(list_filters.param_names(f))
-        return base_statement(admin, query.q, {k: v for k, v in query.filters if k not in names}, dialect)
+        return base_statement(admin, query.q, {k: v for k, v in query.filters if k not in names}, dialect, account)
 
-    filters, choices = await list_filters.sidebar(session, admin.filter_fields, query.filter_dict, without, label)
+    filters, choices = await list_filters.sidebar(
+        session, admin.filter_fields, query.filter_dict, without, label, admin.site.scope(account)
+    )
     parts, joins = built.get(("order", admin.slug, query.sort), lambda: ordering(admin, query.sort, label_column))
     keyset = keyset_possible(parts)
     statement = base
@@ -502,7 +515,7 @@ async def fetch_page(
         sizes.found_more_than(admin.model, COUNT_CAP)
         view_sizes.found_more_than(("rows", *view), COUNT_CAP)
     estimate = None
-    if not exact and not query.q and not query.filters:
+    if not exact and not query.q and not query.filters and not admin.is_scoped:  # the table's, not the scope's
         estimate = await _estimate(session, admin, view_sizes)
 
     def rows_of(keys: Any, order: list[Any]) -> Select[Any]:

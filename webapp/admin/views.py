@@ -145,6 +145,7 @@ class AdminController(Controller):
             site.table_sizes,
             site.list_statements,
             site.view_sizes,
+            account_of(request),
         )
         context = {"page": page, "query": page.query, "date_presets": list_filters.presets(date.today())}
         if wants_fragment(request):
@@ -200,7 +201,9 @@ class AdminController(Controller):
             message += " Now set its password."
             return redirect_with_message(request, admin.url(pk, "password"), message)
         if wants_fragment(request):
-            total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
+            total = await listing.count_display(
+                admin, session, request.headers.get("hx-current-url"), account_of(request)
+            )
             context = {"obj": obj, "total": total, "messages": [msg(message)]}
             return render(request, "_row_created.html", context, admin=admin, status_code=201)
         if "_addanother" in posted:
@@ -477,7 +480,7 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
         undo = admin.url(admin.pk_of(result.obj), "restore")
     message = msg(f"The {admin.name} “{result.label}” was deleted.", undo_url=undo, entry_id=result.entry_id)
     if wants_fragment(request):
-        total = await listing.count_display(admin, session, request.headers.get("hx-current-url"))
+        total = await listing.count_display(admin, session, request.headers.get("hx-current-url"), account_of(request))
         return render(request, "_row_deleted.html", {"total": total, "messages": [message]}, admin=admin)
     request.session.setdefault("_messages", []).append(message)
     return Redirect(path=admin.list_url, status_code=303, headers={"Vary": "HX-Request"})
