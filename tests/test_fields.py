@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Numeric, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from webapp.admin.fields import FieldError, Kind, introspect
+from webapp.admin.fields import FieldError, introspect
 from webapp.admin.options import ModelAdmin
 
 
@@ -57,21 +57,21 @@ FIELDS = introspect(Thing)
 def test_each_column_type_gets_its_kind():
     kinds = {name: f.kind for name, f in FIELDS.items()}
     assert kinds == {
-        "id": Kind.INTEGER,
-        "title": Kind.STRING,
-        "notes": Kind.TEXT,
-        "count": Kind.INTEGER,
-        "ratio": Kind.FLOAT,
-        "amount": Kind.DECIMAL,
-        "flag": Kind.BOOLEAN,
-        "maybe": Kind.NULLABLE_BOOLEAN,
-        "colour": Kind.ENUM,
-        "payload": Kind.JSON,
-        "token": Kind.UUID,
-        "when": Kind.DATETIME,
-        "day": Kind.DATE,
-        "owner_id": Kind.FOREIGN_KEY,
-        "stamp": Kind.DATETIME,
+        "id": "integer",
+        "title": "string",
+        "notes": "text",
+        "count": "integer",
+        "ratio": "float",
+        "amount": "decimal",
+        "flag": "boolean",
+        "maybe": "nullable_boolean",
+        "colour": "enum",
+        "payload": "json",
+        "token": "uuid",
+        "when": "datetime",
+        "day": "date",
+        "owner_id": "foreign_key",
+        "stamp": "datetime",
     }
     assert list(FIELDS)[-1] == "stamp", "server-managed columns come last"
 
@@ -158,10 +158,10 @@ def test_advanced_alchemy_types_are_seen_through():
 
     for model in (Item, Tag, User):
         fields = introspect(model)
-        assert fields["created_at"].kind is Kind.DATETIME
+        assert fields["created_at"].kind == "datetime"
         assert fields["created_at"].read_only and fields["updated_at"].read_only
     assert [f.name for f in type("T", (ModelAdmin,), {}, model=Tag)().search_columns] == ["name"]
-    assert introspect(User)["email"].kind is Kind.EMAIL
+    assert introspect(User)["email"].kind == "email"
     assert introspect(Item)["status"].enum_values == ("draft", "active", "archived")
 
 
@@ -174,5 +174,5 @@ def test_advanced_alchemy_guid_is_a_uuid_field():
         ref: Mapped[uuid.UUID] = mapped_column(GUID)
 
     field = introspect(Tracked)["ref"]
-    assert field.kind is Kind.UUID
+    assert field.kind == "uuid"
     assert field.parse("12345678123456781234567812345678") == uuid.UUID("12345678-1234-5678-1234-567812345678")

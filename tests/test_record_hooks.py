@@ -6,19 +6,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import MetaData, String, func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tests.conftest import PASSWORD, SECRET, add_account
-from webapp.admin import AdminPlugin, ModelAdmin
-from webapp.admin.models import AdminAccount, AdminLogEntry
+from tests.conftest import add_account
+from tests.hosts import HTMX, Person, own_tables, signed_in
+from webapp.admin import ModelAdmin
+from webapp.admin.models import AdminLogEntry
 from webapp.admin.records import Refused, WriteContext
 
 pytestmark = pytest.mark.anyio
@@ -87,54 +84,16 @@ class InvoiceAdmin(ModelAdmin, model=Invoice):
             raise Refused("That one is kept after all.")
 
 
-HTMX = {True: {"HX-Request": "true"}, False: {}}
-
-
-class Browser:
-    def __init__(self, client: AsyncTestClient[Litestar]) -> None:
-        self.client = client
-
-    async def sign_in(self) -> None:
-        await self.client.get("/admin/login")
-        signed_in = await self.post("/admin/login", {"username": "clerk", "password": PASSWORD})
-        assert signed_in.status_code == 303
-
-    async def post(self, url: str, data: dict[str, Any] | list[tuple[str, str]], *, htmx: bool = False) -> Any:
-        pairs = list(data.items()) if isinstance(data, dict) else data
-        body = urlencode([*pairs, ("_csrf_token", self.client.cookies.get("csrftoken", path="/admin"))])
-        return await self.client.post(
-            url, content=body, headers={"content-type": "application/x-www-form-urlencoded", **HTMX[htmx]}
-        )
-
-
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[async_sessionmaker[Any]]:
-    engine = create_async_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.run_sync(Base.metadata.create_all)
-        await conn.run_sync(AdminAccount.metadata.create_all)
-    await add_account(async_sessionmaker(engine), "clerk", superuser=True)
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-    await engine.dispose()
+    async with own_tables(database_url, Base.metadata) as sessions:
+        await add_account(sessions, "clerk", superuser=True)
+        yield sessions
 
 
 @pytest.fixture
-async def browser(db: Any, database_url: str) -> AsyncIterator[Browser]:
-    config = SQLAlchemyAsyncConfig(connection_string=database_url, metadata=Base.metadata)
-
-    async def dispose() -> None:
-        await config.get_engine().dispose()
-
-    app = Litestar(
-        plugins=[SQLAlchemyPlugin(config=config), AdminPlugin([InvoiceAdmin], secret=SECRET)], on_shutdown=[dispose]
-    )
-    async with AsyncTestClient(app=app) as client:
-        client.follow_redirects = False
-        person = Browser(client)
-        await person.sign_in()
+async def browser(db: Any, database_url: str) -> AsyncIterator[Person]:
+    async with signed_in(database_url, Base.metadata, [InvoiceAdmin], "clerk") as person:
         yield person
 
 
@@ -208,7 +167,7 @@ async def test_update_hooks_refuse_on_the_field_or_above_the_form(browser, db):
 
 async def test_an_inline_update_refusal_stays_in_its_row(browser, db):
     pk = await _add(db, title="Rent", amount=900)
-    refused = await browser.post(f"/admin/invoice/{pk}", {"title": "Rent", "amount": "-1"}, htmx=True)
+    refused = await browser.post(f"/admin/invoice/{pk}", {"title": "Rent", "amount": "-1"}, **HTMX)
     assert refused.status_code == 422
     assert "An invoice cannot be negative." in refused.text and f'id="invoice-{pk}"' in refused.text
     assert await _invoices(db) == [("Rent", 900, None)]
@@ -219,7 +178,7 @@ async def test_delete_hooks_refuse_and_undo(browser, db):
     refused = await browser.post(f"/admin/invoice/{locked}/delete", {})
     assert refused.status_code == 409 and "“Locked” is locked and cannot be deleted." in refused.text
     kept = await _add(db, title="keep me", amount=2)
-    after = await browser.post(f"/admin/invoice/{kept}/delete", {}, htmx=True)
+    after = await browser.post(f"/admin/invoice/{kept}/delete", {}, **HTMX)
     assert after.status_code == 409 and "That one is kept after all." in after.text
     assert [title for title, *_ in await _invoices(db)] == ["Locked", "keep me"]
     assert await _events(db) == [] and await _log(db) == []

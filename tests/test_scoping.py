@@ -9,18 +9,15 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import ForeignKey, MetaData, Select, String, insert, select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from tests.conftest import PASSWORD, SECRET, add_account
-from webapp.admin import AdminPlugin, ModelAdmin
+from tests.conftest import add_account
+from tests.hosts import Person, own_tables, signed_in
+from webapp.admin import ModelAdmin
 from webapp.admin.models import ACTIONS, AdminAccount, AdminLogEntry, AdminPermission, admin_account_permission
 
 pytestmark = pytest.mark.anyio
@@ -73,61 +70,25 @@ class TaskAdmin(ModelAdmin, model=Task):
         return not (action == "delete" and obj.done)
 
 
-class Person:
-    def __init__(self, client: AsyncTestClient[Litestar]) -> None:
-        self.client = client
-
-    async def get(self, url: str, **headers: str) -> Any:
-        return await self.client.get(url, headers=headers)
-
-    async def post(self, url: str, data: dict[str, Any] | list[tuple[str, str]], **headers: str) -> Any:
-        pairs = list(data.items()) if isinstance(data, dict) else data
-        body = urlencode([*pairs, ("_csrf_token", self.client.cookies.get("csrftoken", path="/admin"))])
-        return await self.client.post(
-            url, content=body, headers={"content-type": "application/x-www-form-urlencoded", **headers}
-        )
-
-
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[async_sessionmaker[Any]]:
-    engine = create_async_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.run_sync(Base.metadata.create_all)
-        await conn.run_sync(AdminAccount.metadata.create_all)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    await add_account(sessions, "boss", superuser=True)
-    await add_account(sessions, "alice")
-    async with sessions() as session:
-        mine = Project(name="Mine", owner="alice")
-        theirs = Project(name="Theirs", owner="bob")
-        session.add_all([mine, theirs])
-        await session.flush()
-        session.add_all(
-            [
-                Task(title="my task", project_id=mine.id),
-                Task(title="finished", done=True, project_id=mine.id),
-                Task(title="their task", project_id=theirs.id),
-            ]
-        )
-        await session.commit()
-    yield sessions
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-    await engine.dispose()
-
-
-def _app(database_url: str) -> Litestar:
-    """One app per person: two test clients would start one app's lifespan twice."""
-    config = SQLAlchemyAsyncConfig(connection_string=database_url, metadata=Base.metadata)
-
-    async def dispose() -> None:
-        await config.get_engine().dispose()
-
-    return Litestar(
-        plugins=[SQLAlchemyPlugin(config=config), AdminPlugin([ProjectAdmin, TaskAdmin], secret=SECRET)],
-        on_shutdown=[dispose],
-    )
+    async with own_tables(database_url, Base.metadata) as sessions:
+        await add_account(sessions, "boss", superuser=True)
+        await add_account(sessions, "alice")
+        async with sessions() as session:
+            mine = Project(name="Mine", owner="alice")
+            theirs = Project(name="Theirs", owner="bob")
+            session.add_all([mine, theirs])
+            await session.flush()
+            session.add_all(
+                [
+                    Task(title="my task", project_id=mine.id),
+                    Task(title="finished", done=True, project_id=mine.id),
+                    Task(title="their task", project_id=theirs.id),
+                ]
+            )
+            await session.commit()
+        yield sessions
 
 
 async def _grant_every_permission(db: Any, username: str) -> None:
@@ -143,14 +104,13 @@ async def _grant_every_permission(db: Any, username: str) -> None:
 
 @asynccontextmanager
 async def _signed_in(database_url: str, db: Any, username: str) -> AsyncIterator[Person]:
-    async with AsyncTestClient(app=_app(database_url)) as client:
-        client.follow_redirects = False
-        if username == "alice":
-            await _grant_every_permission(db, username)
-        await client.get("/admin/login")
-        person = Person(client)
-        signed_in = await person.post("/admin/login", {"username": username, "password": PASSWORD})
-        assert signed_in.status_code == 303
+    async def grant() -> None:
+        await _grant_every_permission(db, username)
+
+    admins = [ProjectAdmin, TaskAdmin]
+    async with signed_in(
+        database_url, Base.metadata, admins, username, grant if username == "alice" else None
+    ) as person:
         yield person
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.admin.fields import Field, Kind, to_json
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.signed_in import SignedIn
@@ -18,13 +16,7 @@ MAX_LABEL = 255
 
 def state_of(admin: ModelAdmin, obj: Any) -> dict[str, Any]:
     """Every shown field of a loaded record as JSON values; relations by their keys."""
-    state: dict[str, Any] = {}
-    for field in admin.fields.values():
-        if field.kind is Kind.MANY_TO_MANY:
-            state[field.name] = sorted(to_json(inspect(o).identity[0]) for o in getattr(obj, field.name))
-        else:
-            state[field.name] = to_json(getattr(obj, field.name))
-    return state
+    return {field.name: field.to_json(obj) for field in admin.fields.values()}
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
@@ -96,23 +88,17 @@ async def rebuild(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry
         if field.name not in snapshot:
             continue
         value = snapshot[field.name]
-        if field.kind is Kind.MANY_TO_MANY:
-            keys = [_key_field(field).from_json(key) for key in value]
+        if field.type.many:
+            keys = field.from_json(value)
             related_pk = inspect(field.related_model).primary_key[0]
             rows = list((await session.execute(select(field.related_model).where(related_pk.in_(keys)))).scalars())
             if len(rows) != len(keys):
                 raise RestoreRefused(f"Cannot restore: a linked {field.label.lower()} record no longer exists.")
             setattr(obj, field.name, rows)
             continue
-        if field.kind is Kind.FOREIGN_KEY and value is not None:
+        if field.is_relation and value is not None:
             related_pk = inspect(field.related_model).primary_key[0]
             if await session.scalar(select(related_pk).where(related_pk == value)) is None:
                 raise RestoreRefused(f"Cannot restore: the {field.label.lower()} it belonged to no longer exists.")
         setattr(obj, field.name, field.from_json(value))
     return obj
-
-
-def _key_field(field: Field) -> Field:
-    related_pk = inspect(field.related_model).primary_key[0]
-    kind = Kind.UUID if related_pk.type.python_type is uuid.UUID else Kind.INTEGER
-    return Field(name="key", label="key", kind=kind)

@@ -24,11 +24,11 @@ from sqlalchemy.orm import RelationshipDirection
 from webapp.admin import audit, listing
 from webapp.admin.auth import ACTION
 from webapp.admin.db import one_snapshot
-from webapp.admin.fields import Kind, to_json
 from webapp.admin.options import ModelAdmin
 from webapp.admin.records import RecordService
 from webapp.admin.rendering import redirect_with_message, render
 from webapp.admin.site import AdminSite
+from webapp.admin.types import to_json
 from webapp.admin.views import account_of, site_of
 
 log = logging.getLogger(__name__)
@@ -302,19 +302,11 @@ def _export(request: AnyRequest, site: AdminSite, admin: ModelAdmin, fmt: str) -
 
 
 def _text(site: AdminSite, f: Any, obj: Any) -> str:
-    if f.kind is Kind.FOREIGN_KEY:
-        related = getattr(obj, f.relationship)
-        return "" if related is None else site.label(related)
-    if f.kind is Kind.MANY_TO_MANY:
-        return ", ".join(site.label(o) for o in getattr(obj, f.name))
-    raw = f.to_input(getattr(obj, f.name))
-    return raw if isinstance(raw, str) else ", ".join(raw)
+    return f.type.export_text(site, f, obj)
 
 
 def _json(f: Any, obj: Any) -> Any:
-    if f.kind is Kind.MANY_TO_MANY:
-        return [to_json(inspect(o).identity[0]) for o in getattr(obj, f.name)]
-    return to_json(getattr(obj, f.name))
+    return f.to_json(obj)
 
 
 __all__: Sequence[str] = ("Action", "BulkController")

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.admin.fields import Kind
 from webapp.admin.options import ModelAdmin
+from webapp.admin.types import DateTimeType
 
 DAYS = 30
 WIDTH, HEIGHT, GAP = 600, 120, 2
@@ -47,7 +47,7 @@ class Chart:
 
 
 def chartable(admins: list[ModelAdmin]) -> list[ModelAdmin]:
-    return [a for a in admins if "created_at" in a.fields and a.fields["created_at"].kind is Kind.DATETIME]
+    return [a for a in admins if "created_at" in a.fields and isinstance(a.fields["created_at"].type, DateTimeType)]
 
 
 async def created_per_day(

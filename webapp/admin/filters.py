@@ -1,4 +1,5 @@
-"""List filters chosen by field kind: yes/no, choices with counts, a related record, date and number ranges.
+"""List filters, as each field's type offers them (`FieldType.filter`): choices with counts (yes/no, enums), a
+related record, date and number ranges.
 
 Filters live in the URL under the field's name: `status=active`, `owner_id=3`, `is_active=true`, and ranges
 with `__gte` / `__lte` suffixes (`price__gte=10`, `created_at__lte=2026-01-31`).
@@ -8,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 from typing import Any
 
 from litestar.exceptions import HTTPException
@@ -17,21 +17,11 @@ from sqlalchemy import ColumnElement, Select, Subquery, case, func, inspect, lit
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.util import ClauseAdapter
 
-from webapp.admin.fields import Field, FieldError, Kind
+from webapp.admin.fields import Field, FieldError
 
 RANGE_SUFFIXES = ("__gte", "__lte")
 COUNT_CAP = 10_000
-FILTERABLE = {
-    Kind.BOOLEAN,
-    Kind.NULLABLE_BOOLEAN,
-    Kind.ENUM,
-    Kind.FOREIGN_KEY,
-    Kind.DATE,
-    Kind.DATETIME,
-    Kind.INTEGER,
-    Kind.DECIMAL,
-    Kind.FLOAT,
-}
+RANGED = frozenset({"date", "number"})  # filters given as __gte / __lte bounds
 
 
 class BadFilter(HTTPException):
@@ -58,13 +48,8 @@ class ActiveFilter:
 
     @property
     def kind(self) -> str:
-        if self.field.kind in {Kind.DATE, Kind.DATETIME}:
-            return "date"
-        if self.field.kind in {Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT}:
-            return "number"
-        if self.field.kind is Kind.FOREIGN_KEY:
-            return "related"
-        return "choice"
+        """The sidebar's widget for it: "choice", "date", "number" or "related"."""
+        return self.field.type.filter or "choice"
 
     @property
     def is_set(self) -> bool:
@@ -86,22 +71,6 @@ def _column(f: Field) -> Any:
     return f.column
 
 
-def _parse_date(f: Field, raw: str, param: str) -> date:
-    try:
-        return date.fromisoformat(raw.strip()[:10]) if f.kind is Kind.DATETIME else date.fromisoformat(raw.strip())
-    except ValueError:
-        raise BadFilter(detail=f"“{param}” must be a date written YYYY-MM-DD.") from None
-
-
-def _bound(f: Field, day: date, *, upper: bool) -> Any:
-    """A date bound for the column: datetimes span the whole day (UTC), so __lte includes that day."""
-    if f.kind is Kind.DATE:
-        return day
-    moment = datetime.combine(day + timedelta(days=1) if upper else day, time.min)
-    aware = bool(getattr(f.column.type, "timezone", False)) if f.column is not None else False
-    return moment.replace(tzinfo=UTC) if aware or "DateTimeUTC" in type(f.column.type).__name__ else moment
-
-
 def conditions(fields: list[Field], params: Mapping[str, str]) -> list[ColumnElement[bool]]:
     """SQL conditions for the filter parameters given; a malformed value is a 400 that names it."""
     by_name = {f.name: f for f in fields}
@@ -115,25 +84,17 @@ def conditions(fields: list[Field], params: Mapping[str, str]) -> list[ColumnEle
             continue
         column = _column(f)
         if suffix:
-            if f.kind in {Kind.DATE, Kind.DATETIME}:
-                day = _parse_date(f, raw, param)
-                out.append(
-                    column >= _bound(f, day, upper=False) if suffix == "__gte" else column < _bound(f, day, upper=True)
-                )
-            elif f.kind in {Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT}:
-                value = _parse_number(f, raw, param)
-                out.append(column >= value if suffix == "__gte" else column <= value)
-            else:
+            if f.type.filter not in RANGED:
                 raise BadFilter(detail=f"“{param}”: {f.label} cannot be filtered by a range.")
-            continue
-        if f.kind is Kind.NULLABLE_BOOLEAN and raw == "unknown":
-            out.append(column.is_(None))
+            try:
+                out.append(f.type.range_condition(f, column, raw, upper=suffix == "__lte"))
+            except FieldError as exc:
+                raise BadFilter(detail=f"“{param}” {exc}") from None
             continue
         try:
-            value = f.parse(raw)
+            out.append(f.type.filter_condition(f, column, raw))
         except FieldError:
             raise BadFilter(detail=f"“{raw[:40]}” is not a valid value for the filter “{param}”.") from None
-        out.append(column.is_(None) if value is None else column == value)
     return out
 
 
@@ -142,18 +103,6 @@ def _split(param: str) -> tuple[str, str]:
         if param.endswith(suffix):
             return param.removesuffix(suffix), suffix
     return param, ""
-
-
-def _parse_number(f: Field, raw: str, param: str) -> Any:
-    try:
-        value = Decimal(raw.strip())
-    except ArithmeticError:
-        raise BadFilter(detail=f"“{param}” must be a number.") from None
-    if not value.is_finite() or abs(value) > Decimal(10) ** 18:
-        raise BadFilter(detail=f"“{param}” must be a number.")
-    if f.kind is Kind.INTEGER:
-        return int(value) if value == value.to_integral_value() else value
-    return float(value) if f.kind is Kind.FLOAT else value
 
 
 def check_unknown(
@@ -165,7 +114,7 @@ def check_unknown(
         if param in reserved:
             continue
         base, suffix = _split(param)
-        if base in filterable and (not suffix or all_fields[base].kind not in {Kind.BOOLEAN, Kind.ENUM}):
+        if base in filterable and (not suffix or all_fields[base].type.filter != "choice"):
             continue
         if base in all_fields or "__" in param:
             raise BadFilter(detail=f"There is no filter “{param}” here.")
@@ -205,7 +154,7 @@ async def sidebar(
             option = Option(value, text, selected=values[f.name] == value)
             active.options.append(option)
             pending.append(Choice(f.name, option, condition, column, base))
-        if f.kind is Kind.FOREIGN_KEY and values[f.name]:
+        if f.type.filter == "related" and values[f.name]:
             active.selected_label = await _related_label(session, f, values[f.name], label, scope)
         out.append(active)
     return out, pending
@@ -215,18 +164,12 @@ _CHOICES: dict[int, tuple[Field, list[tuple[str, str, ColumnElement[bool]]]]] = 
 
 
 def _choices(f: Field) -> list[tuple[str, str, ColumnElement[bool]]]:
-    """(value, label, condition) of each option of a boolean or enum filter, built once per field."""
+    """(value, label, condition) of each option of a choice filter, built once per field."""
     known = _CHOICES.get(id(f))
     if known is not None and known[0] is f:
         return known[1]
     column = _column(f)
-    choices: list[tuple[str, str, ColumnElement[bool]]] = []
-    if f.kind in {Kind.BOOLEAN, Kind.NULLABLE_BOOLEAN}:
-        choices = [("true", "Yes", column.is_(True)), ("false", "No", column.is_(False))]
-        if f.kind is Kind.NULLABLE_BOOLEAN:
-            choices.append(("unknown", "Unknown", column.is_(None)))
-    elif f.kind is Kind.ENUM:
-        choices = [(text, text, column == f.parse(text)) for text in f.enum_values]
+    choices = f.type.filter_choices(f, column)
     _CHOICES[id(f)] = (f, choices)  # the field is kept, so its id is not reused while this entry lives
     return choices
 
@@ -282,7 +225,7 @@ def set_counts(choices: list[Choice], counts: Sequence[Any]) -> None:
 
 
 def param_names(f: Field) -> list[str]:
-    if f.kind in {Kind.DATE, Kind.DATETIME, Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT}:
+    if f.type.filter in RANGED:
         return [f"{f.name}__gte", f"{f.name}__lte"]
     return [f.name]
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from webapp.admin.fields import Field, FieldError, Kind, RawValue
+from webapp.admin.fields import Field, FieldError, RawValue
 from webapp.admin.sizes import TableSizes
 
 Posted = Mapping[str, RawValue]
@@ -114,10 +114,10 @@ async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dic
         if f.name not in values or f.related_model is None or values[f.name] is None:
             continue
         (pk_column,) = inspect(f.related_model).primary_key
-        wanted = values[f.name] if f.kind is Kind.MANY_TO_MANY else [values[f.name]]
+        wanted = values[f.name] if f.type.many else [values[f.name]]
         if not wanted:
             continue
-        if f.kind is Kind.MANY_TO_MANY:
+        if f.type.many:
             chosen = scope(f.related_model, select(f.related_model).where(pk_column.in_(wanted)))
             rows = (await session.execute(chosen)).scalars().all()
             found = {inspect(row).identity[0] for row in rows}
@@ -127,7 +127,7 @@ async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dic
         missing = [str(key) for key in wanted if key not in found]
         if missing:
             form.errors[f.name] = f"Select a valid choice. {missing[0]} is not one of the available choices."
-        elif f.kind is Kind.MANY_TO_MANY:
+        elif f.type.many:
             by_key = {inspect(row).identity[0]: row for row in rows}
             values[f.name] = [by_key[key] for key in dict.fromkeys(wanted)]
 
@@ -179,7 +179,7 @@ async def _chosen_rows(session: AsyncSession, f: Field, form: BoundForm) -> list
     keys = []
     for raw in sorted(key for key in form.selected(f.name) if key):
         try:
-            keys.append(f.parse(raw) if f.kind is Kind.FOREIGN_KEY else f.parse([raw])[0])
+            keys.append(f.parse([raw])[0] if f.type.many else f.parse(raw))
         except FieldError:
             continue
     known = {key: _loaded(session, f.related_model, key) for key in keys}

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.util import ClauseAdapter
 
 from webapp.admin import filters as list_filters
-from webapp.admin.fields import Field, Kind, to_json
+from webapp.admin.fields import Field
 from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
 from webapp.admin.sizes import TableSizes
 
@@ -212,7 +212,7 @@ def ordering(admin: ModelAdmin, sort: str, label_column: Any) -> tuple[list[Orde
     for name in names:
         f = admin.fields[name.lstrip("-")]
         descending = name.startswith("-")
-        if f.kind is Kind.FOREIGN_KEY and label_column(f) is not None:
+        if f.relationship and not f.type.many and label_column(f) is not None:
             related_label = label_column(f)
             joins.append(getattr(admin.model, f.relationship))
             parts.append(OrderPart(related_label, descending, None))
@@ -246,7 +246,7 @@ def _after(parts: list[OrderPart], values: list[Any], *, reverse: bool) -> Colum
 
 
 def encode_cursor(parts: list[OrderPart], obj: Any) -> str:
-    values = [to_json(getattr(obj, p.field.name)) for p in parts if p.field is not None]
+    values = [p.field.to_json(obj) for p in parts if p.field is not None]
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 

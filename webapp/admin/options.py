@@ -21,15 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from webapp.admin.fields import Field, Kind, humanize, introspect
+from webapp.admin.fields import Field, humanize, introspect
+from webapp.admin.types import COLUMN_TYPES, FieldType, TypeRegistry
 
 if TYPE_CHECKING:
     from webapp.admin.records import WriteContext
 
 DEFAULT_PER_PAGE = 50
 PER_PAGE_CHOICES = (25, 50, 100, 200)
-# List columns that would swamp a table row unless asked for by name.
-_BULKY_KINDS = {Kind.TEXT, Kind.JSON}
 
 
 def _snake(name: str) -> str:
@@ -65,7 +64,7 @@ class ModelAdmin:
     list_display: ClassVar[Sequence[str]] = ()
     # Columns, or "relation__column" across a many-to-one (e.g. "owner__username").
     search_fields: ClassVar[Sequence[str]] = ()
-    # Default: the listed fields whose kind has a filter (yes/no, choices, related record, dates, numbers).
+    # Default: the listed fields whose type has a filter (yes/no, choices, related record, dates, numbers).
     list_filter: ClassVar[Sequence[str] | None] = None
     # The column that names a record in sorts and lookups (default: the first search field).
     label_field: ClassVar[str | None] = None
@@ -76,6 +75,10 @@ class ModelAdmin:
     form_fields: ClassVar[Sequence[str]] = ()
     readonly_fields: ClassVar[Sequence[str]] = ()
     labels: ClassVar[dict[str, str]] = {}
+    # Which admin type serves each SQLAlchemy column type (`COLUMN_TYPES.extended({...})` adds a host's own),
+    # and one field's type by name, overriding it (e.g. {"notes": MarkdownType()}).
+    column_types: ClassVar[TypeRegistry] = COLUMN_TYPES
+    field_types: ClassVar[dict[str, FieldType]] = {}
     per_page: ClassVar[int] = DEFAULT_PER_PAGE
     # Custom actions over selected rows (name, label, async function); see the bulk actions.
     actions: ClassVar[Sequence[Any]] = ()
@@ -102,7 +105,7 @@ class ModelAdmin:
         self.slug = type(self).slug or _snake(self.model.__name__)
         self.name = type(self).name or humanize(_snake(self.model.__name__)).lower()
         self.name_plural = type(self).name_plural or f"{self.name}s"
-        self.fields: dict[str, Field] = introspect(self.model, dict(self.labels))
+        self.fields: dict[str, Field] = introspect(self.model, self.labels, self.column_types, self.field_types)
         self._check_names("list_display", self.list_display)
         self._check_names("search_fields", [n for n in self.search_fields if "__" not in n])
         self._check_names("list_filter", self.list_filter or ())
@@ -132,7 +135,8 @@ class ModelAdmin:
 
     @cached_property
     def list_fields(self) -> list[Field]:
-        names = self.list_display or [name for name, f in self.fields.items() if f.kind not in _BULKY_KINDS]
+        # Long values (text, JSON) would swamp a table row unless asked for by name.
+        names = self.list_display or [name for name, f in self.fields.items() if not f.type.bulky]
         return [self.fields[name] for name in names]
 
     @cached_property
@@ -155,7 +159,7 @@ class ModelAdmin:
     def search_columns(self) -> list[Field]:
         """The model's own search fields (related ones are in search_targets)."""
         names = [n for n in self.search_fields if "__" not in n] or [
-            name for name, f in self.fields.items() if f.kind in {Kind.STRING, Kind.EMAIL}
+            name for name, f in self.fields.items() if f.type.searchable
         ]
         return [self.fields[name] for name in names]
 
@@ -178,11 +182,9 @@ class ModelAdmin:
 
     @cached_property
     def filter_fields(self) -> list[Field]:
-        from webapp.admin.filters import FILTERABLE
-
         if self.list_filter is not None:
             return [self.fields[name] for name in self.list_filter]
-        return [f for f in self.list_fields if f.kind in FILTERABLE and not f.read_only]
+        return [f for f in self.list_fields if f.type.filter is not None and not f.read_only]
 
     @cached_property
     def label_column(self) -> Any:
@@ -194,7 +196,7 @@ class ModelAdmin:
 
     @cached_property
     def sortable(self) -> set[str]:
-        return {f.name for f in self.list_fields if f.kind is not Kind.MANY_TO_MANY}
+        return {f.name for f in self.list_fields if not f.type.many}
 
     @cached_property
     def default_ordering(self) -> list[str]:

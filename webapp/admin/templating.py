@@ -19,7 +19,6 @@ from litestar.utils.empty import value_or_default
 from litestar.utils.scope.state import ScopeState
 
 from webapp.admin.display import cell, display, row, row_cells, rows
-from webapp.admin.fields import Kind
 from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
 from webapp.admin.resources import TEMPLATES_DIR
 from webapp.admin.widgets import field_input, lookup
@@ -74,7 +73,6 @@ class AdminTemplates:
             admin_lookup=lookup,
             admin_template=self.choose,
             csrf_token=_csrf_token,
-            Kind=Kind,
             PER_PAGE_CHOICES=PER_PAGE_CHOICES,
             HTMX_VERSION=HTMX_VERSION,
         )

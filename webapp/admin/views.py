@@ -24,13 +24,13 @@ from webapp.admin import forms, listing
 from webapp.admin.auth import ACTION, EPOCH_KEY
 from webapp.admin.chart import chartable as chart_models
 from webapp.admin.chart import created_per_day
-from webapp.admin.fields import Kind
 from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.records import Outcome, RecordService, Result
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
 from webapp.admin.signed_in import SignedIn
 from webapp.admin.site import AdminSite, site_of
+from webapp.admin.types import BooleanType
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _conflict_notes(admin: ModelAdmin, form: forms.BoundForm, theirs: forms.Boun
         labels = dict(theirs.choices.get(field.name, []))
         if isinstance(saved, list):
             notes[field.name] = ", ".join(labels.get(key, key) for key in saved) or "(none)"
-        elif field.kind is Kind.BOOLEAN:
+        elif isinstance(field.type, BooleanType) and not field.nullable:
             notes[field.name] = "Yes" if saved == "true" else "No"
         else:
             notes[field.name] = labels.get(saved, saved) if saved != "" else "(empty)"
@@ -418,9 +418,7 @@ async def _reload_changed_relations(
     session: AsyncSession, admin: ModelAdmin, obj: Any, changes: dict[str, Any]
 ) -> None:
     """After a write the record in memory is current, except a many-to-one whose key changed: reload that one."""
-    stale = [
-        f.relationship for f in admin.list_fields if f.kind is Kind.FOREIGN_KEY and f.relationship and f.name in changes
-    ]
+    stale = [f.relationship for f in admin.list_fields if f.relationship and not f.type.many and f.name in changes]
     if stale:
         await session.refresh(obj, attribute_names=stale)
 

@@ -1,5 +1,5 @@
-"""Form widgets, chosen by the field's kind: one source for full forms, list-row forms and the filter sidebar's
-autocomplete.
+"""Form inputs: the attributes and error message every input carries, around the control its field's type draws
+(`FieldType.widget`); and the autocomplete that relation inputs and the filter sidebar share.
 
 Python rather than Jinja macros: an edit form draws one widget per field, and the macro calls (a new context,
 attribute lookups through the sandbox-aware getattr, an escape per value) were a third of its render.
@@ -7,13 +7,15 @@ attribute lookups through the sandbox-aware getattr, an escape per value) were a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from webapp.admin.display import html
-from webapp.admin.fields import Field, Kind
-from webapp.admin.forms import BoundForm
+from webapp.admin.types.base import WidgetInput, html
+
+if TYPE_CHECKING:
+    from webapp.admin.fields import Field
+    from webapp.admin.forms import BoundForm
 
 EMPTY_CHOICE = '<option value="">---------</option>'
 
@@ -22,10 +24,8 @@ def field_input(
     site: Any, field: Field, form: BoundForm, id: str, compact: bool = False, autofocus: bool = False
 ) -> Markup:
     """The input for `field` with what `form` holds for it, and its error message after it."""
-    value = form.value(field.name)
     error = form.errors.get(field.name)
-    name = html(field.name)
-    attrs = f'id="{html(id)}" name="{name}"'
+    attrs = f'id="{html(id)}" name="{html(field.name)}"'
     if error:
         attrs += f' aria-invalid="true" aria-describedby="{html(id)}-error"'
     if autofocus:
@@ -33,102 +33,19 @@ def field_input(
     if compact:
         attrs += f' aria-label="{html(field.label)}"'
     required = "" if field.nullable else " required"
-    kind = field.kind
-    if kind is Kind.BOOLEAN:
-        checked = " checked" if value == "true" else ""
-        out = f'<input type="hidden" name="{name}" value="false"><input type="checkbox" {attrs} value="true"{checked}>'
-    elif kind is Kind.NULLABLE_BOOLEAN:
-        options = "".join(
-            f'<option value="{key}"{" selected" if value == key else ""}>{text}</option>\n'
-            for key, text in (("", "Unknown"), ("true", "Yes"), ("false", "No"))
-        )
-        out = f"<select {attrs}>\n{options}</select>"
-    elif kind is Kind.ENUM:
-        known = value in field.enum_values
-        out = f"<select {attrs}{required}>\n"
-        if field.nullable or not known:
-            out += EMPTY_CHOICE
-        out += "".join(
-            f'<option value="{html(choice)}"{" selected" if value == choice else ""}>{html(choice)}</option>'
-            for choice in field.enum_values
-        )
-        if value and not known:
-            out += f'<option value="{html(value)}" selected>{html(value)}</option>'
-        out += "</select>"
-    elif kind is Kind.FOREIGN_KEY and field.name in form.lookups:
-        chosen = form.lookups[field.name]
-        out = f'<input type="hidden" name="{name}" value="{html(value)}" id="{html(id)}-value">\n' + _lookup(
-            site.admin_for(field.related_model),
-            id,
-            value_selector=f"#{id}-value",
-            aria_label=field.label if compact else "",
-            results_label=field.label,
-            current=chosen[0][1] if chosen else "",
-            described=f"{id}-error" if error else "",
-            invalid=error is not None,
-            autofocus=autofocus,
-        )
-    elif kind is Kind.MANY_TO_MANY and field.name in form.lookups:
-        chips = "".join(
-            f'<li><input type="hidden" name="{name}" value="{html(key)}">{html(text)} <button type="button"'
-            f' data-chip-remove aria-label="Remove {html(text)}">\u00d7</button></li>'
-            for key, text in form.lookups[field.name]
-        )
-        out = (
-            f'<input type="hidden" name="{name}" value="">\n<ul class="chips" id="{html(id)}-chips">\n{chips}</ul>\n'
-        ) + _lookup(
-            site.admin_for(field.related_model),
-            id,
-            chips=f"#{id}-chips",
-            aria_label=field.label if compact else "",
-            results_label=field.label,
-            described=f"{id}-error" if error else "",
-            invalid=error is not None,
-            autofocus=autofocus,
-        )
-    elif kind is Kind.FOREIGN_KEY:
-        options = "".join(
-            f'<option value="{html(key)}"{" selected" if value == key else ""}>{html(label)}</option>'
-            for key, label in form.choices.get(field.name, [])
-        )
-        out = f"<select {attrs}{required}>\n{EMPTY_CHOICE}\n{options}</select>"
-    elif kind is Kind.MANY_TO_MANY:
-        chosen_keys = form.selected(field.name)
-        choices = form.choices.get(field.name, [])
-        size = min(max(len(choices), 2), 4 if compact else 10)
-        options = "".join(
-            f'<option value="{html(key)}"{" selected" if key in chosen_keys else ""}>{html(label)}</option>'
-            for key, label in choices
-        )
-        out = f'<input type="hidden" name="{name}" value=""><select {attrs} multiple size="{size}">\n{options}</select>'
-    elif kind in (Kind.TEXT, Kind.JSON):
-        maxlength = f' maxlength="{field.max_length}"' if field.max_length else ""
-        rows = 2 if compact else 6
-        out = f'<textarea {attrs} rows="{rows}"{maxlength}{required}>{html(value)}</textarea>'
-    else:
-        out = f'<input type="{html(field.input_type)}" {attrs} value="{html(value)}"'
-        if field.max_length:
-            out += f' maxlength="{field.max_length}"'
-        if field.step:
-            out += f' step="{html(field.step)}"'
-        if field.min_value is not None:
-            out += f' min="{html(field.min_value)}"'
-        if field.max_value is not None:
-            out += f' max="{html(field.max_value)}"'
-        if field.input_type == "number":
-            out += ' inputmode="decimal"'
-        out += f"{required}>"
+    w = WidgetInput(site, form, id, form.value(field.name), attrs, required, compact, autofocus, error)
+    out = field.type.widget(field, w)
     if error:
         out += f'<span class="field-error" id="{html(id)}-error">{html(error)}</span>'
     return Markup(out)
 
 
 def lookup(related_admin: Any, id: str, **options: Any) -> Markup:
-    """Autocomplete over a related model's lookup URL (see `_lookup` for the options)."""
-    return Markup(_lookup(related_admin, id, **options))
+    """Autocomplete over a related model's lookup URL (see `lookup_html` for the options)."""
+    return Markup(lookup_html(related_admin, id, **options))
 
 
-def _lookup(
+def lookup_html(
     related_admin: Any,
     id: str,
     value_selector: str = "",
