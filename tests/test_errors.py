@@ -46,7 +46,7 @@ async def test_a_crash_shows_a_request_id_and_no_details(browser, demo, monkeypa
     async def explode(*args, **kwargs):
         raise RuntimeError("SELECT secret FROM passwords")
 
-    monkeypatch.setattr("webapp.admin.listing.fetch_page", explode)
+    monkeypatch.setattr("webapp.admin.list_page.ListPage.page", explode)
     page = await browser.open("/admin/item/")
     assert page.status_code == 500
     assert "SELECT" not in page.text and "Traceback" not in page.text and "RuntimeError" not in page.text

@@ -14,10 +14,16 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import selectinload
 
 from tests.conftest import count_statements
-from webapp.admin import AdminPlugin, listing
+from webapp.admin import AdminPlugin, filters, list_page, listing
 from webapp.demo.models import Item, Status, Tag, User
 
 pytestmark = pytest.mark.anyio
+
+
+def cap_counts(monkeypatch: pytest.MonkeyPatch, cap: int) -> None:
+    """Counts stop at `cap` rows instead of 10,000: a big table's behaviour on a few dozen rows."""
+    for module in (filters, listing, list_page):
+        monkeypatch.setattr(module, "COUNT_CAP", cap)
 
 
 def _ids(html: str) -> list[int]:
@@ -120,10 +126,7 @@ async def test_keyset_pages_walk_the_same_rows_as_numbered_pages(browser, many):
 
 
 async def test_counts_are_capped_on_big_tables(browser, many, monkeypatch):
-    monkeypatch.setattr(listing, "COUNT_CAP", 50)
-    from webapp.admin import filters
-
-    monkeypatch.setattr(filters, "COUNT_CAP", 50)
+    cap_counts(monkeypatch, 50)
     page = (await browser.open("/admin/item/")).text
     assert ">50+</span> items" in page or "about" in page
     assert 'rel="next"' in page and "Last »" in page
@@ -231,10 +234,8 @@ async def test_choice_counts_are_the_same_counted_in_one_pass_or_one_by_one(brow
 
 
 async def test_choice_counts_over_the_cap_say_so(browser, many, monkeypatch):
-    from webapp.admin import filters
 
-    monkeypatch.setattr(listing, "COUNT_CAP", 15)
-    monkeypatch.setattr(filters, "COUNT_CAP", 15)
+    cap_counts(monkeypatch, 15)
     page = (await browser.open("/admin/item/?q=widget")).text
     assert _choice_counts(page) == {"draft": "15+", "active": "15+", "archived": "15+"}
     few = (await browser.open("/admin/item/?q=widget 0")).text
@@ -267,8 +268,6 @@ async def test_search_terms_with_full_text_syntax_are_matched_literally(browser,
 async def test_a_list_counts_its_rows_and_choices_in_one_statement_exact_up_to_the_cap(browser, many, db, monkeypatch):
     from sqlalchemy import func, select
 
-    from webapp.admin import filters
-
     async with db() as session:
         by_status = dict((await session.execute(select(Item.status, func.count()).group_by(Item.status))).all())
     expected = {status.value: str(by_status.get(status, 0)) for status in Status}
@@ -279,8 +278,7 @@ async def test_a_list_counts_its_rows_and_choices_in_one_statement_exact_up_to_t
     assert len(counting) == 1 and "CASE WHEN" in counting[0], "the count and the choice counts, together"
     assert _choice_counts(page) == expected and f">{sum(by_status.values())}</span> items" in page
 
-    monkeypatch.setattr(listing, "COUNT_CAP", 15)
-    monkeypatch.setattr(filters, "COUNT_CAP", 15)
+    cap_counts(monkeypatch, 15)
     with count_statements() as first_big:
         page = (await browser.open("/admin/item/")).text
     # Over the cap, the sums over the first rows say nothing of the table: each choice is counted again.
@@ -303,10 +301,8 @@ async def test_a_list_counts_its_rows_and_choices_in_one_statement_exact_up_to_t
 async def test_counts_found_over_the_cap_are_remembered_until_the_admin_writes_or_the_memory_expires(
     browser, many, db, monkeypatch
 ):
-    from webapp.admin import filters
 
-    monkeypatch.setattr(listing, "COUNT_CAP", 25)
-    monkeypatch.setattr(filters, "COUNT_CAP", 25)
+    cap_counts(monkeypatch, 25)
     view_sizes = browser.client.app.plugins.get(AdminPlugin).site.view_sizes
 
     def counts(statements: list[str]) -> list[str]:
@@ -325,8 +321,7 @@ async def test_counts_found_over_the_cap_are_remembered_until_the_admin_writes_o
     assert "25+</span> items" in page and _choice_counts(page) == {"draft": "20", "active": "20", "archived": "20"}
     assert len(again) == len(first) - 1, "the list's own count is remembered, the choices under the cap are not"
 
-    monkeypatch.setattr(listing, "COUNT_CAP", 15)
-    monkeypatch.setattr(filters, "COUNT_CAP", 15)
+    cap_counts(monkeypatch, 15)
     view_sizes.forget()
     page, first = await open_list()
     assert "15+</span> items" in page and _choice_counts(page) == {s: "15+" for s in ("draft", "active", "archived")}
@@ -354,8 +349,7 @@ async def test_counts_found_over_the_cap_are_remembered_until_the_admin_writes_o
 
     # ... and a write through the admin forgets at once whatever was remembered.
     view_sizes.memory = 60
-    monkeypatch.setattr(listing, "COUNT_CAP", 5)
-    monkeypatch.setattr(filters, "COUNT_CAP", 5)
+    cap_counts(monkeypatch, 5)
     await open_list()
     page, remembered = await open_list()
     assert "5+</span> items" in page and not remembered
@@ -366,8 +360,13 @@ async def test_counts_found_over_the_cap_are_remembered_until_the_admin_writes_o
 
 async def test_a_views_statements_are_built_once_and_each_view_counts_its_own_rows(browser, many, monkeypatch):
     built = []
-    original = listing.base_statement
-    monkeypatch.setattr(listing, "base_statement", lambda *args: built.append(args[1:3]) or original(*args))
+    original = list_page.ListPage.base
+
+    def base(page, filters=None):
+        built.append((page.query.q, page.query.filter_dict if filters is None else filters))
+        return original(page, filters)
+
+    monkeypatch.setattr(list_page.ListPage, "base", base)
     first = (await browser.open("/admin/item/?q=widget")).text
     again = (await browser.open("/admin/item/?q=widget")).text
     assert built == [("widget", {})], "built for the first request, reused by the second"
@@ -440,7 +439,6 @@ async def test_a_searched_page_past_the_end_empty_or_over_the_cap_still_shows_th
     browser, many, monkeypatch
 ):
     """The keys a search's count picks are only used for the page asked for, and only when the count is exact."""
-    from webapp.admin import filters
 
     whole = _ids((await browser.open("/admin/item/?q=widget&status=active&per_page=200")).text)
     assert len(whole) == 20
@@ -448,7 +446,6 @@ async def test_a_searched_page_past_the_end_empty_or_over_the_cap_still_shows_th
     assert _ids(beyond) == whole[15:20] and 'aria-current="page">4<' in beyond, "the last page instead"
     nothing = await browser.open("/admin/item/?q=no-such-widget&per_page=5&page=3")
     assert nothing.status_code == 200 and _ids(nothing.text) == [] and ">0</span> items" in nothing.text
-    monkeypatch.setattr(listing, "COUNT_CAP", 15)
-    monkeypatch.setattr(filters, "COUNT_CAP", 15)
+    cap_counts(monkeypatch, 15)
     over = (await browser.open("/admin/item/?q=widget&status=active&per_page=5&page=2")).text
     assert "15+</span> items" in over and _ids(over) == whole[5:10], "over the cap: the ordering walked instead"

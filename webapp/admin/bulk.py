@@ -74,9 +74,10 @@ class BulkController(Controller):
         query = listing.ListQuery.parse(
             admin, {"q": request.query_params.get("q") or "", "page": request.query_params.get("page") or "1"}
         )
-        matching = select(admin.model).where(*listing.search_conditions(admin, query.q, db_session.bind.dialect.name))
+        account = account_of(request)
+        matching = select(admin.model).where(*admin.list_page(db_session, query, account).search(query.q))
         statement = (
-            admin.scoped(matching, account_of(request))
+            admin.scoped(matching, account)
             .order_by(admin.label_column, admin.pk_column)
             .offset((query.page - 1) * LOOKUP_PAGE)
             .limit(LOOKUP_PAGE + 1)
@@ -119,7 +120,7 @@ class BulkController(Controller):
         if name != "delete" and action is None:
             return redirect_with_message(request, admin.list_url, "Choose an action.", "error")
         _check(request, admin, "delete" if name == "delete" else f"action:{name}")
-        selection = _selection(admin, posted, db_session.bind.dialect.name, account_of(request))
+        selection = _selection(admin, posted, db_session, account_of(request))
         if selection is None:
             return redirect_with_message(request, admin.list_url, f"Select some {admin.name_plural} first.", "error")
         total = await db_session.scalar(select(func.count()).select_from(selection.subquery())) or 0
@@ -161,14 +162,13 @@ class BulkController(Controller):
         return redirect_with_message(request, admin.list_url, message)
 
 
-def _selection(admin: ModelAdmin, posted: Any, dialect: str, account: Any) -> Select[Any] | None:
+def _selection(admin: ModelAdmin, posted: Any, session: AsyncSession, account: Any) -> Select[Any] | None:
     """The chosen rows as a statement of primary keys: ticked ones, or every row matching the view; only those
     the account may reach."""
     if posted.get("select_all") == "1":
         params = {k: v for k, v in posted.items() if k not in {"action", "ids", "select_all", "confirm", "_csrf_token"}}
         query = listing.ListQuery.parse(admin, params)
-        matching = listing.base_statement(admin, query.q, query.filter_dict, dialect, account)
-        return matching.with_only_columns(admin.pk_column)
+        return admin.list_page(session, query, account).base().with_only_columns(admin.pk_column)
     keys = [admin.parse_pk(raw) for raw in (posted.getall("ids") if "ids" in posted else []) if isinstance(raw, str)]
     keys = [key for key in keys if key is not None]
     if not keys:
@@ -273,9 +273,9 @@ def _export(request: AnyRequest, site: AdminSite, admin: ModelAdmin, fmt: str) -
         async with config.get_session() as session:
             with one_snapshot():
                 await session.connection()
-            dialect = session.bind.dialect.name
-            parts, joins = listing.ordering(admin, query.sort, site.related_label_column)
-            statement = listing.base_statement(admin, query.q, query.filter_dict, dialect, account)
+            view = admin.list_page(session, query, account)
+            parts, joins = view.ordering()
+            statement = view.base()
             for join in joins:
                 statement = statement.outerjoin(join)
             statement = statement.order_by(*listing.order_clauses(parts))

@@ -12,8 +12,8 @@ from litestar.response import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webapp.admin import listing
 from webapp.admin.auth import ACTION
+from webapp.admin.list_page import count_display
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
 from webapp.admin.views import AnyRequest, account_of, msg, records, site_of
@@ -73,9 +73,7 @@ class HistoryController(Controller):
         message = f"The {admin.name} “{label}” was restored."
         if wants_fragment(request):
             obj = await records(request, admin, db_session).get(pk)
-            total = await listing.count_display(
-                admin, db_session, request.headers.get("hx-current-url"), account_of(request)
-            )
+            total = await count_display(admin, db_session, request.headers.get("hx-current-url"), account_of(request))
             return render(
                 request, "_row_created.html", {"obj": obj, "total": total, "messages": [msg(message)]}, admin=admin
             )

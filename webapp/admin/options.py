@@ -22,13 +22,12 @@ from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, contains
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin.fields import Field, humanize, introspect
+from webapp.admin.list_page import ListPage
+from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
 from webapp.admin.types import COLUMN_TYPES, FieldType, TypeRegistry
 
 if TYPE_CHECKING:
     from webapp.admin.records import WriteContext
-
-DEFAULT_PER_PAGE = 50
-PER_PAGE_CHOICES = (25, 50, 100, 200)
 
 
 def _snake(name: str) -> str:
@@ -80,6 +79,8 @@ class ModelAdmin:
     column_types: ClassVar[TypeRegistry] = COLUMN_TYPES
     field_types: ClassVar[dict[str, FieldType]] = {}
     per_page: ClassVar[int] = DEFAULT_PER_PAGE
+    # The list page's steps (search, count, rows, ...): a subclass of ListPage replaces any of them.
+    list_page_class: ClassVar[type[ListPage]] = ListPage
     # Custom actions over selected rows (name, label, async function); see the bulk actions.
     actions: ClassVar[Sequence[Any]] = ()
     # A PasswordHash column set through its own form (never shown); None when the model has none.
@@ -327,6 +328,11 @@ class ModelAdmin:
 
     def scoped(self, statement: Select[Any], account: Any) -> Select[Any]:
         return self.list_query(statement, account) if self.is_scoped else statement
+
+    def list_page(self, session: AsyncSession, query: ListQuery, account: Any) -> ListPage:
+        """The list page of `query` for `account`: the list, its counts, bulk "all matching" and export read
+        their rows through it."""
+        return self.list_page_class(self, session, query, account)
 
     # -- hooks: async, with the request's session, inside its transaction (webapp.admin.records) ---------------
 

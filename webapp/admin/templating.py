@@ -19,7 +19,8 @@ from litestar.utils.empty import value_or_default
 from litestar.utils.scope.state import ScopeState
 
 from webapp.admin.display import cell, display, row, row_cells, rows
-from webapp.admin.options import PER_PAGE_CHOICES, ModelAdmin
+from webapp.admin.listing import PER_PAGE_CHOICES
+from webapp.admin.options import ModelAdmin
 from webapp.admin.resources import TEMPLATES_DIR
 from webapp.admin.widgets import field_input, lookup
 

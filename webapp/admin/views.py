@@ -24,6 +24,7 @@ from webapp.admin import forms, listing
 from webapp.admin.auth import ACTION, EPOCH_KEY
 from webapp.admin.chart import chartable as chart_models
 from webapp.admin.chart import created_per_day
+from webapp.admin.list_page import count_display
 from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.records import Outcome, RecordService, Result
@@ -136,17 +137,7 @@ class AdminController(Controller):
         site = site_of(request)
         admin = site.get(model)
         query = listing.ListQuery.parse(admin, request.query_params)
-        page = await listing.fetch_page(
-            admin,
-            db_session,
-            query,
-            site.related_label_column,
-            site.label,
-            site.table_sizes,
-            site.list_statements,
-            site.view_sizes,
-            account_of(request),
-        )
+        page = await admin.list_page(db_session, query, account_of(request)).page()
         context = {"page": page, "query": page.query, "date_presets": list_filters.presets(date.today())}
         if wants_fragment(request):
             return render(request, "_results.html", context, admin=admin)
@@ -201,9 +192,7 @@ class AdminController(Controller):
             message += " Now set its password."
             return redirect_with_message(request, admin.url(pk, "password"), message)
         if wants_fragment(request):
-            total = await listing.count_display(
-                admin, session, request.headers.get("hx-current-url"), account_of(request)
-            )
+            total = await count_display(admin, session, request.headers.get("hx-current-url"), account_of(request))
             context = {"obj": obj, "total": total, "messages": [msg(message)]}
             return render(request, "_row_created.html", context, admin=admin, status_code=201)
         if "_addanother" in posted:
@@ -478,7 +467,7 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
         undo = admin.url(admin.pk_of(result.obj), "restore")
     message = msg(f"The {admin.name} “{result.label}” was deleted.", undo_url=undo, entry_id=result.entry_id)
     if wants_fragment(request):
-        total = await listing.count_display(admin, session, request.headers.get("hx-current-url"), account_of(request))
+        total = await count_display(admin, session, request.headers.get("hx-current-url"), account_of(request))
         return render(request, "_row_deleted.html", {"total": total, "messages": [message]}, admin=admin)
     request.session.setdefault("_messages", []).append(message)
     return Redirect(path=admin.list_url, status_code=303, headers={"Vary": "HX-Request"})
