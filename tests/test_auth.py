@@ -178,6 +178,7 @@ async def test_cookies_are_secure_over_https(app, superuser):
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie
 
 
+@pytest.mark.optimisation("the session cookie's header from a template (RotatingSessionBackend.store_in_message)")
 async def test_every_page_renews_the_session_cookie_as_litestar_writes_it(browser):
     """The session cookie's header comes from a template (Litestar builds it anew per response); both agree."""
     from litestar.datastructures import Cookie

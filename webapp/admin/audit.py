@@ -52,7 +52,8 @@ def entry(
 
 
 # Entries are plain INSERTs in the request's transaction, not ORM objects: an object per entry costs the unit of
-# work's flush machinery (~0.3 ms on every save), and nothing reads an entry back in the request that wrote it.
+# work's flush machinery on every save (bench/README.md, "Measured choices"; the update scenario of `make bench`),
+# and nothing reads an entry back in the request that wrote it.
 _INSERT = insert(AdminLogEntry.__table__)
 _INSERT_RETURNING_ID = _INSERT.returning(AdminLogEntry.__table__.c.id)
 

@@ -79,6 +79,14 @@ class Field:
         return None if value is None else self.type.from_json(self, value)
 
     @cached_property
+    def filter_options(self) -> list[tuple[str, str, Any]]:
+        """(value, label, condition) of each option of the field's choice filter (none for other filters),
+        built once: every list page's sidebar reads them."""
+        if self.column is None:
+            return []
+        return self.type.filter_choices(self, self.column)
+
+    @cached_property
     def enum_by_text(self) -> dict[str, Any]:
         """The stored strings are the members' values or names (SQLAlchemy's Enum), in member order."""
         if self.enum_class is None:

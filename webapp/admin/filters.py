@@ -148,7 +148,7 @@ async def sidebar(
         values = {name: params.get(name, "") for name in param_names(f)}
         active = ActiveFilter(f, values)
         column = _column(f)
-        choices = _choices(f)
+        choices = f.filter_options
         base = base_without(f) if choices and any(values.values()) else None
         for value, text, condition in choices:
             option = Option(value, text, selected=values[f.name] == value)
@@ -158,20 +158,6 @@ async def sidebar(
             active.selected_label = await _related_label(session, f, values[f.name], label, scope)
         out.append(active)
     return out, pending
-
-
-_CHOICES: dict[int, tuple[Field, list[tuple[str, str, ColumnElement[bool]]]]] = {}
-
-
-def _choices(f: Field) -> list[tuple[str, str, ColumnElement[bool]]]:
-    """(value, label, condition) of each option of a choice filter, built once per field."""
-    known = _CHOICES.get(id(f))
-    if known is not None and known[0] is f:
-        return known[1]
-    column = _column(f)
-    choices = f.type.filter_choices(f, column)
-    _CHOICES[id(f)] = (f, choices)  # the field is kept, so its id is not reused while this entry lives
-    return choices
 
 
 def view_rows(view: Select[Any], choices: list[Choice]) -> Subquery:

@@ -13,8 +13,8 @@ from advanced_alchemy.types.password_hash.argon2 import Argon2Hasher
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# OWASP's argon2id configuration m=12 MiB, t=3, p=1: as strong as its m=19 MiB, t=2 option, and about
-# 30 ms per sign-in on two cores instead of 300 ms with argon2-cffi's defaults.
+# OWASP's argon2id configuration m=12 MiB, t=3, p=1: as strong as its m=19 MiB, t=2 option, and about a sixth of
+# the sign-in's cost with argon2-cffi's defaults (bench/README.md, "Measured choices").
 ARGON2_PARAMETERS = {"time_cost": 3, "memory_cost": 12288, "parallelism": 1}
 
 # The actions a permission can grant on a model; custom actions add "action:<name>".

@@ -1,8 +1,9 @@
 """SQLite through aiosqlite in one trip to its thread per statement, instead of four.
 
 aiosqlite runs each sqlite3 call on a thread of its own and wakes the event loop for every result. SQLAlchemy's
-adapter makes four such calls per statement (make a cursor, execute, fetch the rows, close), and each costs
-about 70 µs of CPU on this machine, more than SQLite takes to answer a page's queries. Here the cursor is made,
+adapter makes four such calls per statement (make a cursor, execute, fetch the rows, close), and each trip costs
+more CPU than SQLite takes to answer a page's queries (bench/README.md, "Measured choices"; guarded by
+tests/test_sqlite_driver.py). Here the cursor is made,
 executed, read and closed in one call on aiosqlite's thread; what SQLAlchemy asks of it afterwards (rows,
 description, rowcount, lastrowid) was kept from that call.
 
