@@ -62,6 +62,12 @@ ADMIN_FACTORY = "bench.instrumented:admin_app"
 # sign-in; its ratios are reported beside, so what the trust work costs stays in view.
 FLOORS = {"floor": "bench.instrumented:floor_app", "bare": "bench.instrumented:bare_floor_app"}
 TARGET_FLOOR = "floor"
+# `--against REV`: the admin at another commit, served from that commit's files beside this one and loaded in
+# alternating slices with it, scenario by scenario: a before/after comparison that the machine's drift during
+# the run (seen here: a floor's req/s moving by a third between two runs) cannot fake.
+BEFORE = "before"
+AGAINST_DIR = BENCH_DIR / ".against"
+SLOWER = 0.95  # an admin scenario below this share of the earlier commit's req/s is reported as slower
 SERVER_START_TIMEOUT = 60.0
 SERVER_STOP_TIMEOUT = 15.0
 WRK_SOCKET_TIMEOUT = "60s"
@@ -479,8 +485,9 @@ def _log_tail(path: Path, lines: int = 30) -> str:
 
 
 @contextlib.contextmanager
-def server(name: str, factory: str, target: Target, *, echo_sql: bool = False) -> Iterator[Server]:
-    """uvicorn as production runs it (no reload, no debug, one worker), stopped whatever happens."""
+def server(name: str, factory: str, target: Target, *, echo_sql: bool = False, root: Path = ROOT) -> Iterator[Server]:
+    """uvicorn as production runs it (no reload, no debug, one worker), stopped whatever happens. `root`: the
+    checkout whose code it serves (`python -m` imports from the working folder first)."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": target.url, "SECRET_KEY": SECRET_KEY, "PYTHONUNBUFFERED": "1"}
     env.pop("DEBUG", None)
@@ -495,7 +502,7 @@ def server(name: str, factory: str, target: Target, *, echo_sql: bool = False) -
     log_path = RESULTS_DIR / f"server-{name}-{target.db}-{target.size}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             running = Server(name, process, f"http://{HOST}:{port}", log_path)
@@ -835,8 +842,16 @@ def download(running: Server, row: Row, headers: dict[str, str]) -> Row:
     return row
 
 
-def run_target(target: Target, load: Load, *, floor: bool, only: frozenset[str] = frozenset()) -> list[Row]:
-    """The servers up side by side; each floor scenario is loaded in alternating slices with its admin twin."""
+def run_target(
+    target: Target,
+    load: Load,
+    *,
+    floor: bool,
+    only: frozenset[str] = frozenset(),
+    against: Path | None = None,
+) -> list[Row]:
+    """The servers up side by side; each floor scenario is loaded in alternating slices with its admin twin, and
+    with `against` (an earlier commit's files) every admin scenario also with that commit's admin."""
     rows = []
     admin_scenarios_ = [s for s in admin_scenarios(target.size) if not only or s.key in only]
     twins = {s.key: s for s in floor_scenarios(target.size) if not only or s.key in only} if floor else {}
@@ -847,8 +862,13 @@ def run_target(target: Target, load: Load, *, floor: bool, only: frozenset[str] 
             name: stack.enter_context(server(name, factory, target, echo_sql=load.echo_sql))
             for name, factory in [("admin", ADMIN_FACTORY), *((name, FLOORS[name]) for name in floors)]
         }
+        if against is not None:
+            running[BEFORE] = stack.enter_context(
+                server(BEFORE, ADMIN_FACTORY, target, echo_sql=load.echo_sql, root=against)
+            )
         credentials = {
-            "admin": acquire_credentials(running["admin"].base_url, "/admin/", create_account=ensure_account(target))
+            name: acquire_credentials(running[name].base_url, "/admin/", create_account=ensure_account(target))
+            for name in ("admin", *([BEFORE] if against is not None else []))
         }
         for name in floors:
             # The floor reads the admin's session, as the admin's own pages do; the bare floor has no sign-in.
@@ -871,10 +891,11 @@ def run_target(target: Target, load: Load, *, floor: bool, only: frozenset[str] 
 
         for scenario in admin_scenarios_:
             twin = twins.pop(scenario.key, None)
-            if twin is None:
+            earlier = [prepared(BEFORE, scenario)] if against is not None else []
+            if twin is None and not earlier:
                 keep(measure_alone(prepared("admin", scenario), load))
                 continue
-            group = [prepared("admin", scenario), *(prepared(name, twin) for name in floors)]
+            group = [prepared("admin", scenario), *(prepared(name, twin) for name in floors if twin), *earlier]
             loadable = [p for p in group if isinstance(p, Prepared) and not p.slow]
             if len(loadable) == len(group):
                 keep(*measure_together(loadable[0], loadable[1:], load))
@@ -893,7 +914,7 @@ def add_ratios(rows: list[Row]) -> None:
     for row in rows:
         if not row.ok:
             continue
-        for name in FLOORS if row.app == "admin" else ():
+        for name in (*FLOORS, BEFORE) if row.app == "admin" else ():
             floor = by_key.get((name, row.target.db, row.target.size, row.scenario.key))
             if floor and floor.ok and floor.rps and row.rps:
                 ratio = Ratio(row.rps / floor.rps)
@@ -982,9 +1003,9 @@ def _ratio(value: float | None, by_cpu: float | None, slices: Sequence[float] = 
 def table(rows: list[Row]) -> str:
     header = (
         "| app | scenario | db | size | req/s | p50 ms | p99 ms | CPU ms/req | bytes/resp | SQL/req | peak MB "
-        "| vs floor | vs bare floor | vs 1k | status / notes |"
+        "| vs floor | vs bare floor | vs before | vs 1k | status / notes |"
     )
-    lines = [header, "|" + "---|" * 15]
+    lines = [header, "|" + "---|" * 16]
     for r in rows:
         status = {"ok": "", "n/a": "n/a: ", "error": "**ERROR**: "}[r.status] + r.note
         if r.seconds is not None:
@@ -1005,6 +1026,7 @@ def table(rows: list[Row]) -> str:
             _num(r.peak_mb, 0),
             _vs(r.vs.get(TARGET_FLOOR)),
             _vs(r.vs.get("bare")),
+            _vs(r.vs.get(BEFORE)),
             _ratio(r.vs_small, r.vs_small_cpu),
             status.replace("|", "\\|"),
         ]
@@ -1018,7 +1040,27 @@ def _git(*args: str) -> str:
     return ""
 
 
-def report(rows: list[Row], load: Load, sizes: Sequence[int], dbs: Sequence[str], elapsed: float) -> str:
+def against_summary(rows: list[Row], rev: str) -> list[str]:
+    """Each admin scenario against the earlier commit's, and which fell below SLOWER of it."""
+    compared = [r for r in rows if r.app == "admin" and BEFORE in r.vs]
+    slower = [r for r in compared if r.vs[BEFORE].value < SLOWER]
+    lines = [
+        f"## Against {rev}",
+        "",
+        f"{len(compared)} admin scenarios loaded in alternating slices with the admin at {rev} (the `before` rows); "
+        f"vs before = this commit's req/s ÷ that one's, the median of the slice pairs.",
+        "",
+    ]
+    for r in slower:
+        lines.append(f"- slower: {r.scenario.label} ({r.target.db}, {r.target.size:,}): {_vs(r.vs[BEFORE])}")
+    if not slower:
+        lines.append(f"- none below {SLOWER:.0%} of {rev}'s req/s")
+    return [*lines, ""]
+
+
+def report(
+    rows: list[Row], load: Load, sizes: Sequence[int], dbs: Sequence[str], elapsed: float, against: str = ""
+) -> str:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -1052,6 +1094,7 @@ def report(rows: list[Row], load: Load, sizes: Sequence[int], dbs: Sequence[str]
         "|---|---|---|---|",
         *(f"| {what} | {measured} | {cpu} | {result} |" for what, measured, cpu, result in targets(rows)),
         "",
+        *(against_summary(rows, against) if against else []),
     ]
     return "\n".join(lines)
 
@@ -1099,6 +1142,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=frozenset(),
         help="only these scenarios, e.g. list,update (keys: " + ", ".join(s.key for s in admin_scenarios(BIG)) + ")",
     )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        default="",
+        help="also serve the admin at this commit and load each scenario in alternating slices with it",
+    )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached SQLite files")
     parser.add_argument("--echo-sql", action="store_true", help="log the probes' SQL to bench/results/server-*.log")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.md", help="where to write the table")
@@ -1112,6 +1161,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if options.no_sqlite and not options.postgres:
         parser.error("--no-sqlite leaves nothing to run without --postgres")
     return options
+
+
+def checkout(rev: str) -> Path:
+    """The files of commit `rev` (git archive, no work tree or branch), kept in bench/.against/<sha>."""
+    sha = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    if not sha:
+        raise BenchError(f"--against {rev}: not a commit of this repository")
+    folder = AGAINST_DIR / sha[:12]
+    if not (folder / "webapp").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha], cwd=ROOT, capture_output=True, timeout=120, check=True)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, capture_output=True, check=True)
+    log(f"against {rev}: the admin at {sha[:12]}, served from {folder}")
+    return folder
 
 
 def _terminate(signum: int, _frame: Any) -> None:
@@ -1137,17 +1200,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     failed = False
     try:
+        against = checkout(options.against) if options.against else None
         for db in dbs:
             for size in options.sizes:
                 with database(db, size, options) as target:
-                    rows += run_target(target, load, floor=not options.no_floor, only=options.scenarios)
+                    rows += run_target(
+                        target, load, floor=not options.no_floor, only=options.scenarios, against=against
+                    )
     except (BenchError, httpx.HTTPError, subprocess.SubprocessError, OSError) as exc:
         log(f"stopped: {type(exc).__name__}: {exc}")
         failed = True
         if not rows:
             return 1
     add_ratios(rows)
-    text = report(rows, load, options.sizes, dbs, time.monotonic() - started)
+    text = report(rows, load, options.sizes, dbs, time.monotonic() - started, options.against)
     print(text)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(text)

@@ -63,6 +63,13 @@ async def test_search_is_case_insensitive_and_literal(browser, demo, db):
     assert "No items match “zzz”." in none.text
 
 
+async def test_the_search_box_sends_its_term_to_the_models_list(browser, demo):
+    page = (await browser.open("/admin/item/?status=active")).text
+    form = re.search(r'<form class="search"[^>]*>', page)
+    assert form is not None
+    assert 'action="/admin/item/"' in form.group(0) and 'hx-get="/admin/item/"' in form.group(0)
+
+
 async def test_sort_ascending_descending_and_unknown_key(browser, demo):
     ascending = (await browser.open("/admin/item/?sort=name")).text
     assert ascending.index(">Chair<") < ascending.index(">Lamp<")
