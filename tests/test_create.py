@@ -142,6 +142,10 @@ BAD_ITEMS = [
     ({"quantity": "1.5"}, "quantity", "Enter a whole number."),
     ({"quantity": "-2"}, "quantity", "Ensure this value is greater than or equal to 0."),
     ({"quantity": "99999999999"}, "quantity", "Ensure this value is between -2147483648 and 2147483647."),
+    # A fuzzer's 5,000 Arabic-Indic digits: past Python's int() limit, a message and not a 500.
+    ({"quantity": "٩" * 5000}, "quantity", "Ensure this value is between -2147483648 and 2147483647."),
+    ({"quantity": "0" * 5000 + "7" * 11}, "quantity", "Ensure this value is between -2147483648 and 2147483647."),
+    ({"price": "٩" * 5000}, "price", "Ensure that there are no more than 8 digits before the decimal point."),
     ({"available_from": "2026-02-30"}, "available_from", "Enter a valid date (YYYY-MM-DD)."),
     ({"status": "sold"}, "status", "Select a valid choice. sold is not one of the available choices."),
     (

@@ -9,7 +9,20 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Numeric, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from webapp.admin.fields import FieldError, introspect
@@ -49,6 +62,8 @@ class Thing(Base):
     stamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner.id"))
     owner: Mapped[Owner | None] = relationship()
+    big: Mapped[int | None] = mapped_column(BigInteger)
+    small: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 FIELDS = introspect(Thing)
@@ -71,6 +86,8 @@ def test_each_column_type_gets_its_kind():
         "when": "datetime",
         "day": "date",
         "owner_id": "foreign_key",
+        "big": "integer",
+        "small": "integer",
         "stamp": "datetime",
     }
     assert list(FIELDS)[-1] == "stamp", "server-managed columns come last"
@@ -108,6 +125,11 @@ def test_defaults_for_read_only_and_required():
         ("when", "2026-01-02T05:04+02:00", datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),
         ("day", "2026-12-31", date(2026, 12, 31)),
         ("owner_id", "7", 7),
+        ("count", "١٢", 12),  # Arabic-Indic digits, as Django reads them
+        ("count", "+0000000000000000000042", 42),
+        ("big", str(2**63 - 1), 2**63 - 1),
+        ("big", str(-(2**63)), -(2**63)),
+        ("small", "-32768", -32768),
     ],
 )
 def test_parse_accepts(name, raw, expected):
@@ -134,6 +156,10 @@ def test_parse_accepts(name, raw, expected):
         ("when", "yesterday", "Enter a valid date and time (YYYY-MM-DDTHH:MM)."),
         ("day", "31/12/2026", "Enter a valid date (YYYY-MM-DD)."),
         ("owner_id", "1; drop table", "Select a valid choice. 1; drop table is not one of the available choices."),
+        ("big", str(2**63), "Ensure this value is between -9223372036854775808 and 9223372036854775807."),
+        ("big", "9" * 5000, "Ensure this value is between -9223372036854775808 and 9223372036854775807."),
+        ("small", "32768", "Ensure this value is between -32768 and 32767."),
+        ("count", "-" + "٩" * 5000, "Ensure this value is between -2147483648 and 2147483647."),
     ],
 )
 def test_parse_refuses_with_a_message(name, raw, message):

@@ -24,10 +24,14 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from webapp.admin.fields import Field, humanize, introspect
 from webapp.admin.list_page import ListPage
 from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
-from webapp.admin.types import COLUMN_TYPES, FieldType, TypeRegistry
+from webapp.admin.types import COLUMN_TYPES, FieldType, StringType, TypeRegistry
 
 if TYPE_CHECKING:
     from webapp.admin.records import WriteContext
+
+
+# Column names that name a record, compared without underscores and case: "Title", "user_name", "EMail".
+NAMING_COLUMNS = ("name", "title", "label", "username", "displayname", "fullname", "email")
 
 
 def _snake(name: str) -> str:
@@ -65,8 +69,10 @@ class ModelAdmin:
     search_fields: ClassVar[Sequence[str]] = ()
     # Default: the listed fields whose type has a filter (yes/no, choices, related record, dates, numbers).
     list_filter: ClassVar[Sequence[str] | None] = None
-    # The column that names a record in sorts and lookups (default: the first search field).
-    label_field: ClassVar[str | None] = None
+    # The fields that name a record in links, selects and messages, joined by a space, e.g.
+    # ("first_name", "last_name"). Default: the model's __str__ when it defines one, else a column that names it
+    # (see NAMING_COLUMNS), else its first short string column, else "Album #1".
+    label_fields: ClassVar[Sequence[str]] = ()
     # An FTS5 table (tokenize='trigram', rowid = primary key) that serves search on SQLite for its columns.
     sqlite_fts_table: ClassVar[str | None] = None
     sqlite_fts_columns: ClassVar[Sequence[str]] = ()
@@ -112,6 +118,7 @@ class ModelAdmin:
         self._check_names("list_filter", self.list_filter or ())
         self._check_names("form_fields", self.form_fields)
         self._check_names("readonly_fields", self.readonly_fields)
+        self._check_names("label_fields", self.label_fields)
         self._check_names("ordering", [name.lstrip("-") for name in self.ordering])
         self.service_class = self._make_service_class()
 
@@ -188,10 +195,28 @@ class ModelAdmin:
         return [f for f in self.list_fields if f.type.filter is not None and not f.read_only]
 
     @cached_property
+    def label_names(self) -> tuple[str, ...]:
+        """The fields `label` joins: `label_fields`, or the columns found to name a record."""
+        if self.label_fields:
+            return tuple(self.label_fields)
+        strings = [
+            f
+            for f in self.fields.values()
+            if isinstance(f.type, StringType) and not f.type.bulky and f.column is not None and not f.column.primary_key
+        ]
+        by_key = {f.name.replace("_", "").lower(): f.name for f in strings}
+        for key in NAMING_COLUMNS:
+            if key in by_key:
+                return (by_key[key],)
+        if "firstname" in by_key and "lastname" in by_key:
+            return (by_key["firstname"], by_key["lastname"])
+        return (strings[0].name,) if strings else ()
+
+    @cached_property
     def label_column(self) -> Any:
         """The column that names a record, for sorting by a relation and for lookups."""
-        if self.label_field:
-            return getattr(self.model, self.label_field)
+        if self.label_names:
+            return getattr(self.model, self.label_names[0])
         columns = self.search_columns
         return columns[0].column if columns else self.pk_column
 
@@ -361,10 +386,12 @@ class ModelAdmin:
         return getattr(obj, self.pk_name)
 
     def label(self, obj: Any) -> str:
-        """How a record is named in links, selects and messages. Override for a custom label."""
-        if type(obj).__str__ is not object.__str__:
+        """How a record is named in links, selects and messages (see `label_fields`). Override for a custom
+        label."""
+        if not self.label_fields and type(obj).__str__ is not object.__str__:
             return str(obj)
-        return f"{humanize(self.name)} #{self.pk_of(obj)}"
+        parts = [str(value) for name in self.label_names if (value := getattr(obj, name, None)) not in (None, "")]
+        return " ".join(parts) if parts else f"{humanize(self.name)} #{self.pk_of(obj)}"
 
     def dom_id(self, obj_or_pk: Any) -> str:
         pk = obj_or_pk if isinstance(obj_or_pk, (int, str)) else self.pk_of(obj_or_pk)
@@ -381,7 +408,7 @@ class ModelAdmin:
         except NotImplementedError:  # pragma: no cover - exotic key types are passed through as text
             return raw
         if python_type is int:
-            if not re.fullmatch(r"\d{1,19}", raw) or int(raw) > 2**63 - 1:
+            if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > 2**63 - 1:
                 return None
             return int(raw)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -49,15 +50,28 @@ class IntegerType(NumberType):
     def parse_text(self, field: Field, text: str) -> Any:
         if not re.fullmatch(r"[+-]?\d+", text):
             raise FieldError("Enter a whole number.")
-        value = int(text)
+        limit = self.limit(field)
+        # Python refuses to convert more than 4,300 digits (and takes quadratic time below that): a number with
+        # more digits than the column's bound is out of range before it is converted. \d admits every script's
+        # digits ("١٢" is 12), as Django's IntegerField does.
+        sign, digits = ("-", text[1:]) if text[0] == "-" else ("", text.lstrip("+"))
+        if not digits.isascii():
+            digits = "".join(str(unicodedata.decimal(ch)) for ch in digits)
+        digits = digits.lstrip("0") or "0"
+        if len(digits) > len(str(limit)):
+            raise FieldError(f"Ensure this value is between {-limit} and {limit - 1}.")
+        value = int(sign + digits)
         self.check_range(field, Decimal(value))
-        column_type = base_type(field.column) if field.column is not None else None
-        limit = 2**15 if isinstance(column_type, sa_types.SmallInteger) else 2**31
-        if isinstance(column_type, sa_types.BigInteger):
-            limit = 2**63
         if not -limit <= value < limit:
             raise FieldError(f"Ensure this value is between {-limit} and {limit - 1}.")
         return value
+
+    def limit(self, field: Field) -> int:
+        """The column's bound: values lie in [-limit, limit)."""
+        column_type = base_type(field.column) if field.column is not None else None
+        if isinstance(column_type, sa_types.BigInteger):
+            return 2**63
+        return 2**15 if isinstance(column_type, sa_types.SmallInteger) else 2**31
 
     def step(self, field: Field) -> str | None:
         return "1"
