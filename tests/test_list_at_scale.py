@@ -105,6 +105,32 @@ async def test_malformed_or_unknown_filters_are_a_clear_400(browser, many, bad):
     assert "<!doctype html>" in response.text
 
 
+async def test_every_date_and_number_column_takes_a_range_from_the_url_listed_or_not(browser, many, db):
+    from datetime import UTC, datetime, timedelta
+
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    async with db() as session:
+        old = await session.scalar(select(Item).where(Item.name == "Widget 07"))
+        old.created_at = cutoff - timedelta(days=30)
+        await session.commit()
+    # created_at is not in the list, nor in its sidebar: its range still answers, as the URL contract says.
+    page = await browser.open(f"/admin/item/?created_at__lte={quote(cutoff.strftime('%Y-%m-%dT%H:%M'))}")
+    assert page.status_code == 200
+    assert _ids(page.text) == [old.id]
+    assert 'name="created_at__gte"' not in page.text, "the sidebar keeps to its listed filters"
+    assert "clear filters" in page.text
+    recent = await browser.open(f"/admin/item/?created_at__gte={quote(cutoff.strftime('%Y-%m-%dT%H:%M'))}&per_page=200")
+    assert old.id not in _ids(recent.text) and len(_ids(recent.text)) == len(await _all_items(db)) - 1
+    by_key = await browser.open(f"/admin/item/?id__gte={old.id}&id__lte={old.id}")
+    assert _ids(by_key.text) == [old.id]
+    assert (await browser.open("/admin/item/?created_at__lte=soon")).status_code == 400
+
+
+async def _all_items(db):
+    async with db() as session:
+        return list(await session.scalars(select(Item.id)))
+
+
 async def test_keyset_pages_walk_the_same_rows_as_numbered_pages(browser, many):
     numbered = []
     for number in (1, 2, 3):

@@ -154,7 +154,7 @@ class ListPage:
         query's (a filter's choices are counted without its own value)."""
         chosen = self.query.filter_dict if filters is None else filters
         matching = select(self.admin.model).where(
-            *self.search(self.query.q), *list_filters.conditions(self.admin.filter_fields, chosen)
+            *self.search(self.query.q), *list_filters.conditions(self.admin.query_filter_fields, chosen)
         )
         return self.admin.scoped(matching, self.account)
 

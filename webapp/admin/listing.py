@@ -70,10 +70,10 @@ class ListQuery:
             )
         # Control characters (NUL above all: PostgreSQL refuses it in text) cannot be typed into a search box.
         q = "".join(ch for ch in (params.get("q") or "") if ch.isprintable()).strip()[:MAX_SEARCH_LENGTH]
-        list_filters.check_unknown(admin.filter_fields, admin.fields, params, set(RESERVED))
-        names = {name for f in admin.filter_fields for name in list_filters.param_names(f)}
+        list_filters.check_unknown(admin.query_filter_fields, admin.fields, params, set(RESERVED))
+        names = {name for f in admin.query_filter_fields for name in list_filters.param_names(f)}
         chosen = tuple(sorted((k, v) for k, v in params.items() if k in names and v != ""))
-        list_filters.conditions(admin.filter_fields, dict(chosen))  # a malformed value is a 400 now, not later
+        list_filters.conditions(admin.query_filter_fields, dict(chosen))  # a malformed value is a 400 now, not later
         return cls(
             page=page,
             per_page=per_page,

@@ -195,6 +195,20 @@ class ModelAdmin:
         return [f for f in self.list_fields if f.type.filter is not None and not f.read_only]
 
     @cached_property
+    def query_filter_fields(self) -> list[Field]:
+        """The filters a list's URL may use: the sidebar's, and on every column a date or number range and a
+        related record (`created_at__lte=...`, `owner_id=3`), listed or not, as the URL contract promises."""
+        shown = {f.name for f in self.filter_fields}
+        return [
+            *self.filter_fields,
+            *(
+                f
+                for f in self.fields.values()
+                if f.name not in shown and f.column is not None and f.type.filter in {"date", "number", "related"}
+            ),
+        ]
+
+    @cached_property
     def label_names(self) -> tuple[str, ...]:
         """The fields `label` joins: `label_fields`, or the columns found to name a record."""
         if self.label_fields:

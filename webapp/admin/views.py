@@ -425,7 +425,7 @@ async def _related_rows(
         if rel.direction is not RelationshipDirection.ONETOMANY or child is None or len(rel.remote_side) != 1:
             continue
         (remote,) = rel.remote_side
-        filter_field = next((f for f in child.filter_fields if f.column is remote), None)
+        filter_field = next((f for f in child.query_filter_fields if f.column is remote), None)
         key = admin.pk_of(obj)
         statement = child.scoped(select(child.model).where(remote == key), account)
         total, exact = await listing.capped_count(session, statement)
