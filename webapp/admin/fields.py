@@ -161,7 +161,7 @@ def _column_field(
         type=field_type,
         nullable=bool(column.nullable),
         has_default=column.default is not None or column.server_default is not None,
-        read_only=_is_server_managed(column),
+        read_only=_is_server_managed(column) or not field_type.editable,
         min_value=_to_decimal(column.info.get("min_value")),
         max_value=_to_decimal(column.info.get("max_value")),
         relationship=relationship_name,
@@ -209,7 +209,10 @@ def introspect(
         if name not in fields:
             raise TypeError(f"{model.__name__}: field_types names an unknown field: {name}")
         column = fields[name].column
-        fields[name] = replace(fields[name], type=chosen, **(chosen.facts(column) if column is not None else {}))
+        facts = chosen.facts(column) if column is not None else {}
+        fields[name] = replace(
+            fields[name], type=chosen, read_only=fields[name].read_only or not chosen.editable, **facts
+        )
     # Audit columns read best last, as in Django's and sqladmin's default layouts.
     managed = [
         name for name, f in fields.items() if f.read_only and not (f.column is not None and f.column.primary_key)

@@ -7,6 +7,7 @@ entry in the same transaction as its change, and refuses a stale edit with a con
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 from typing import Any
 
@@ -31,7 +32,7 @@ from webapp.admin.records import Outcome, RecordService, Result
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
 from webapp.admin.signed_in import SignedIn
 from webapp.admin.site import AdminSite, site_of
-from webapp.admin.types import BooleanType
+from webapp.admin.types import BinaryType, BooleanType
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,27 @@ class AdminController(Controller):
         obj = await service.get(pk, for_form=True)
         related = await _related_rows(site, db_session, admin, obj, account_of(request))
         return render(request, "detail.html", {"obj": obj, "related": related}, admin=admin)
+
+    @get("/{model:str}/{pk:str}/download/{name:str}", name="admin:download", opt={ACTION: "view"})
+    async def download(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+        pk: FromPath[str],
+        name: FromPath[str],
+    ) -> Response[bytes]:
+        """A binary field's bytes, as a file (the record as its detail page reaches it: scope and `can`)."""
+        admin = site_of(request).get(model)
+        field = admin.fields.get(name)
+        if field is None or not isinstance(field.type, BinaryType):
+            raise NotFoundException(f"{admin.name_plural.capitalize()} have no file “{name}”.")
+        value = getattr(await records(request, admin, db_session).get(pk), field.name)
+        if value is None:
+            raise NotFoundException(f"This {admin.name} has no {field.label.lower()}.")
+        filename = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{admin.slug}-{pk}-{field.name}")[:120] + ".bin"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"}
+        return Response(bytes(value), media_type="application/octet-stream", headers=headers)
 
     # -- update --------------------------------------------------------------------------------------------
 

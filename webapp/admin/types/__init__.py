@@ -10,16 +10,21 @@ and one field's type is chosen by name: `field_types = {"notes": MarkdownType()}
 """
 
 from webapp.admin.types.base import EMPTY, FieldError, FieldType, RawValue, WidgetInput, html, to_json
+from webapp.admin.types.binary import BINARY, BinaryType
 from webapp.admin.types.choices import BOOLEAN, ENUM, NULLABLE_BOOLEAN, BooleanType, EnumType, NullableBooleanType
-from webapp.admin.types.moments import DATE, DATETIME, TIME, DateTimeType, DateType, TimeType
+from webapp.admin.types.moments import DATE, DATETIME, INTERVAL, TIME, DateTimeType, DateType, IntervalType, TimeType
 from webapp.admin.types.numbers import DECIMAL, FLOAT, INTEGER, DecimalType, FloatType, IntegerType, NumberType
+from webapp.admin.types.postgres import ARRAY, CIDR, INET, ArrayType, CidrType, InetType
 from webapp.admin.types.registry import COLUMN_TYPES, TypeRegistry
 from webapp.admin.types.relations import FOREIGN_KEY, MANY_TO_MANY, ForeignKeyType, ManyToManyType
 from webapp.admin.types.structured import JSON, UUID, JSONType, UUIDType
 from webapp.admin.types.text import EMAIL, STRING, TEXT, EmailType, StringType, TextType
 
 __all__ = [
+    "ARRAY",
+    "BINARY",
     "BOOLEAN",
+    "CIDR",
     "COLUMN_TYPES",
     "DATE",
     "DATETIME",
@@ -29,7 +34,9 @@ __all__ = [
     "ENUM",
     "FLOAT",
     "FOREIGN_KEY",
+    "INET",
     "INTEGER",
+    "INTERVAL",
     "JSON",
     "MANY_TO_MANY",
     "NULLABLE_BOOLEAN",
@@ -37,7 +44,10 @@ __all__ = [
     "TEXT",
     "TIME",
     "UUID",
+    "ArrayType",
+    "BinaryType",
     "BooleanType",
+    "CidrType",
     "DateTimeType",
     "DateType",
     "DecimalType",
@@ -47,7 +57,9 @@ __all__ = [
     "FieldType",
     "FloatType",
     "ForeignKeyType",
+    "InetType",
     "IntegerType",
+    "IntervalType",
     "JSONType",
     "ManyToManyType",
     "NullableBooleanType",

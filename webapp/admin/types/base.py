@@ -100,6 +100,7 @@ class FieldType:
     # An empty submission is a value (an unchecked box is False, no tags is []): never "required".
     blank_is_value: ClassVar[bool] = False
     bulky: ClassVar[bool] = False  # long values: not a default list column, preformatted on the detail page
+    editable: ClassVar[bool] = True  # False: shown, never in a form (bytes)
     searchable: ClassVar[bool] = False  # a default search column
     # The list filter it offers: "choice", "date", "number", "related", or None for none.
     filter: ClassVar[str | None] = None

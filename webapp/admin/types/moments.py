@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,57 @@ class TimeType(FieldType):
         return time.fromisoformat(value)
 
 
+# Django's duration format ("3 04:05:06", "04:05", "-1 00:00:00") and ISO 8601's ("P3DT4H5M6S").
+_DURATION = re.compile(
+    r"(?:(?P<days>-?\d{1,9})(?: days?,?)? )?(?P<hours>\d{1,2}):(?P<minutes>\d{2})(?::(?P<seconds>\d{2}(?:\.\d{1,6})?))?"
+)
+_ISO_DURATION = re.compile(
+    r"(?P<sign>-)?P(?:(?P<days>\d{1,9})D)?(?:T(?:(?P<hours>\d{1,9})H)?(?:(?P<minutes>\d{1,9})M)?"
+    r"(?:(?P<seconds>\d{1,9}(?:\.\d{1,6})?)S)?)?"
+)
+
+
+class IntervalType(FieldType):
+    """A duration (SQLAlchemy's Interval, PostgreSQL's INTERVAL), typed as days and a clock time, "3 04:05:06",
+    or in ISO 8601, "P3DT4H5M6S"; stored and shown as a timedelta."""
+
+    name = "interval"
+    help = "Days and hours:minutes[:seconds], e.g. 3 04:05:06, or ISO 8601 (P3DT4H)."
+
+    def parse_text(self, field: Field, text: str) -> Any:
+        found = _DURATION.fullmatch(text) or _ISO_DURATION.fullmatch(text.upper())
+        if found is None or (found.re is _ISO_DURATION and text.upper().strip("-") in {"P", "PT"}):
+            raise FieldError("Enter a valid duration (days hh:mm[:ss], e.g. 3 04:05:06).")
+        parts = found.groupdict()
+        try:
+            value = timedelta(
+                days=int(parts["days"] or 0),
+                hours=int(parts["hours"] or 0),
+                minutes=int(parts["minutes"] or 0),
+                seconds=float(parts["seconds"] or 0),
+            )
+        except OverflowError:
+            raise FieldError("Enter a shorter duration (at most 999,999,999 days).") from None
+        return -value if parts.get("sign") else value
+
+    def input_text(self, field: Field, value: Any) -> str:
+        days, rest = divmod(value, timedelta(days=1))
+        seconds = rest.total_seconds()
+        clock = f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:09.6f}".rstrip("0")
+        clock = clock.rstrip(".")
+        return f"{days} {clock}" if days else clock
+
+    def text(self, field: Field, value: Any) -> str:
+        return self.input_text(field, value)
+
+    def to_json(self, field: Field, obj: Any) -> Any:
+        value = getattr(obj, field.name)
+        return None if value is None else value.total_seconds()
+
+    def from_json(self, field: Field, value: Any) -> Any:
+        return timedelta(seconds=value)
+
+
 def _timezone_aware(field: Field) -> bool:
     return bool(getattr(base_type(field.column), "timezone", False)) if field.column is not None else False
 
@@ -109,3 +161,4 @@ def _timezone_aware(field: Field) -> bool:
 DATE = DateType()
 DATETIME = DateTimeType()
 TIME = TimeType()
+INTERVAL = IntervalType()

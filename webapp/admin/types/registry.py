@@ -11,11 +11,14 @@ from typing import Any
 from advanced_alchemy.types import GUID
 from sqlalchemy import Column
 from sqlalchemy import types as sa_types
+from sqlalchemy.dialects import postgresql
 
 from webapp.admin.types.base import FieldType
+from webapp.admin.types.binary import BINARY
 from webapp.admin.types.choices import BOOLEAN, ENUM
-from webapp.admin.types.moments import DATE, DATETIME, TIME
+from webapp.admin.types.moments import DATE, DATETIME, INTERVAL, TIME
 from webapp.admin.types.numbers import DECIMAL, FLOAT, INTEGER
+from webapp.admin.types.postgres import ARRAY, CIDR, INET
 from webapp.admin.types.structured import JSON, UUID
 from webapp.admin.types.text import STRING, TEXT
 
@@ -65,6 +68,12 @@ COLUMN_TYPES = TypeRegistry(
         sa_types.DateTime: DATETIME,
         sa_types.Date: DATE,
         sa_types.Time: TIME,
+        sa_types.Interval: INTERVAL,
+        postgresql.INTERVAL: INTERVAL,
+        sa_types.LargeBinary: BINARY,
+        sa_types.ARRAY: ARRAY,
+        postgresql.INET: INET,
+        postgresql.CIDR: CIDR,
         sa_types.JSON: JSON,
         sa_types.Text: TEXT,
         sa_types.String: STRING,
