@@ -27,10 +27,13 @@
     }
     results.replaceChildren();
     search.setAttribute("aria-expanded", "false");
-    search.focus();
     if (widget.dataset.lookupSubmit) {
+      // The submit swaps the results (and this filter) anew. Focusing the search first would fire its lookup
+      // (it looks up on focus) only for the swap to abort it: an htmx:sendAbort error in the console.
       htmx.trigger(document.querySelector(widget.dataset.lookupSubmit), "submit");
+      return;
     }
+    search.focus();
   };
 
   document.addEventListener("click", (event) => {
