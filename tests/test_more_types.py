@@ -32,7 +32,7 @@ class Base(DeclarativeBase):
 class Attachment(Base):
     __tablename__ = "types_attachment"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(40), unique=True)
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     duration: Mapped[timedelta | None] = mapped_column(Interval)
 
@@ -118,6 +118,12 @@ async def test_a_bad_duration_is_a_message_on_its_field_and_writes_nothing(clerk
     assert "Enter a valid duration (days hh:mm[:ss], e.g. 3 04:05:06)." in refused.text
     assert 'value="an hour"' in refused.text
     assert (await _attachment(db)).name == "photo"
+
+
+async def test_a_duplicate_name_is_refused_with_the_right_article(clerk, db):
+    duplicate = await clerk.post("/admin/attachment/", {"name": "photo"})
+    assert duplicate.status_code == 422
+    assert "An attachment with this name already exists." in duplicate.text
 
 
 async def test_undo_of_a_delete_brings_back_the_bytes_and_the_duration(clerk, db):

@@ -74,7 +74,7 @@ def explain(exc: BaseException, table: Table, fields: dict[str, Field], model_na
         columns = _unique_columns(table, constraint, message)
         if columns:
             return _unique_violation(_attr_for(columns, fields), model_name)
-        return Violation(None, f"A {model_name} with these values already exists.")
+        return Violation(None, f"{_article(model_name)} {model_name} with these values already exists.")
 
     if sqlstate == _PG_FOREIGN_KEY or "foreign key constraint failed" in lowered:
         fk_fields = _foreign_key_fields(table, constraint, fields)
@@ -122,9 +122,9 @@ def _unique_columns(table: Table, constraint: str | None, message: str) -> list[
 
 def _unique_violation(clashing: list[Field], model_name: str) -> Violation:
     if not clashing:
-        return Violation(None, f"A {model_name} with these values already exists.")
+        return Violation(None, f"{_article(model_name)} {model_name} with these values already exists.")
     what = " and ".join(f.label.lower() for f in clashing)
-    return Violation(clashing[0].name, f"A {model_name} with this {what} already exists.")
+    return Violation(clashing[0].name, f"{_article(model_name)} {model_name} with this {what} already exists.")
 
 
 def _foreign_key_fields(table: Table, constraint: str | None, fields: dict[str, Field]) -> list[Field]:
@@ -141,3 +141,11 @@ def _check_constraint(table: Table, constraint: str | None, message: str) -> Che
         if check.name and (check.name == constraint or str(check.name) in message):
             return check
     return None
+
+
+def _article(noun: str) -> str:
+    """ "An" before a vowel sound ("an attachment", "an item", "an umbrella"), else "A" ("a user", "a unit",
+    "a euro"): English's rule by the spelling's usual sound."""
+    if re.match(r"u[bcdfgklmnprstvz][aeiou]|uni|eu|one\b", noun.lower()):
+        return "A"
+    return "An" if noun[:1].lower() in "aeiou" else "A"
