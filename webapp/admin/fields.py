@@ -28,6 +28,7 @@ class Field:
     type: FieldType
     nullable: bool = True
     has_default: bool = False
+    server_default: bool = False  # the database fills it in when an INSERT leaves it out
     read_only: bool = False
     max_length: int | None = None
     min_value: Decimal | None = None
@@ -161,6 +162,7 @@ def _column_field(
         type=field_type,
         nullable=bool(column.nullable),
         has_default=column.default is not None or column.server_default is not None,
+        server_default=column.server_default is not None,
         read_only=_is_server_managed(column) or not field_type.editable,
         min_value=_to_decimal(column.info.get("min_value")),
         max_value=_to_decimal(column.info.get("max_value")),

@@ -86,7 +86,8 @@ async def parse_submission(
     """Validate the posted fields; return the bound form and the typed values of the fields that were sent.
 
     A field that was not posted is left as it is (or takes its default on create); a required field missing
-    on create is an error. Anything posted that is not a declared field is ignored.
+    on create is an error. A field with a server default left blank on create is left to the database.
+    Anything posted that is not a declared field is ignored.
     """
     form = BoundForm(fields, {})
     values: dict[str, Any] = {}
@@ -99,6 +100,8 @@ async def parse_submission(
             continue
         raw = posted_value(posted, f.name)
         form.data[f.name] = [v for v in raw if v != ""] if isinstance(raw, list) else raw
+        if creating and f.server_default and (raw if isinstance(raw, str) else "".join(raw)).strip() == "":
+            continue  # left out of the INSERT: the database's default fills it in
         try:
             values[f.name] = f.parse(raw)
         except FieldError as exc:
