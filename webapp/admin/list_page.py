@@ -223,7 +223,8 @@ class ListPage:
         if (known := remembered.bound(key)) is not None:
             return known or None
         table = self.admin.model.__table__
-        name = f"{table.schema}.{table.name}" if table.schema else table.name
+        # Quoted as the table was created: to_regclass folds an unquoted name to lower case (InvoiceLine).
+        name = ".".join(_quoted(part) for part in (table.schema, table.name) if part)
         estimate = await self.session.scalar(
             text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name}
         )
@@ -372,6 +373,10 @@ async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: s
         query = ListQuery.parse(admin, {})
     total, exact = await capped_count(session, admin.list_page(session, query, account).base())
     return f"{total:,}" if exact else f"{COUNT_CAP:,}+"
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _count_and_page_keys(
