@@ -49,6 +49,7 @@ class Server(PgBase):
     network: Mapped[Any] = mapped_column(CIDR, nullable=True)
     ports: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
     aliases: Mapped[list[str] | None] = mapped_column(ARRAY(String(20)))
+    peers: Mapped[list[Any] | None] = mapped_column(ARRAY(INET))
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
@@ -163,6 +164,7 @@ GOOD_SERVER = {
     "network": "192.0.2.0/24",
     "ports": "80\n443\n",
     "aliases": "www\nstatic",
+    "peers": "192.0.2.1\n2001:db8::1",
     "facts": '{"os": "debian"}',
 }
 
@@ -218,3 +220,4 @@ async def test_undo_of_a_delete_brings_back_addresses_and_arrays(pg_clerk, pg_db
     assert restored.status_code == 303
     (back,) = await _servers(pg_db)
     assert back.ports == [80, 443] and back.address == ipaddress.ip_interface("192.0.2.10/24")
+    assert back.peers == [ipaddress.ip_address("192.0.2.1"), ipaddress.ip_address("2001:db8::1")]

@@ -5,10 +5,11 @@ written as JSON. A type is one subclass of `FieldType`, registered for the SQLAl
 from __future__ import annotations
 
 import enum
+import ipaddress
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -53,6 +54,16 @@ def truncated(text: str) -> str:
     return text[: MAX_CELL_CHARS - 1] + "…" if len(text) > MAX_CELL_CHARS else text
 
 
+IP_VALUES = (
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+)
+
+
 def to_json(value: Any) -> Any:
     """A value as JSON can hold it, whatever its column (keys, cursors); `FieldType.from_json` reverses it."""
     if isinstance(value, enum.Enum):
@@ -63,6 +74,10 @@ def to_json(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return value.hex()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, IP_VALUES):
+        return str(value)
     return value
 
 

@@ -146,10 +146,6 @@ class IntervalType(FieldType):
     def text(self, field: Field, value: Any) -> str:
         return self.input_text(field, value)
 
-    def to_json(self, field: Field, obj: Any) -> Any:
-        value = getattr(obj, field.name)
-        return None if value is None else value.total_seconds()
-
     def from_json(self, field: Field, value: Any) -> Any:
         return timedelta(seconds=value)
 

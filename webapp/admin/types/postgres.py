@@ -26,10 +26,6 @@ class InetType(FieldType):
         except ValueError:
             raise FieldError("Enter a valid IPv4 or IPv6 address.") from None
 
-    def to_json(self, field: Field, obj: Any) -> Any:
-        value = getattr(obj, field.name)
-        return None if value is None else str(value)
-
     def from_json(self, field: Field, value: Any) -> Any:
         return self.parse_text(field, value)
 
