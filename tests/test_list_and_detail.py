@@ -159,3 +159,23 @@ async def test_dashboard_draws_records_created_per_day_as_svg(browser, demo):
     assert "Tags created per day" in tags and '<option value="tag" selected>' in tags
     unknown = await browser.open("/admin/?chart=nope")
     assert unknown.status_code == 200
+
+
+async def test_a_record_with_many_related_records_names_a_few_and_counts_the_rest(browser, demo, db):
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    async with db() as session:
+        many = [Tag(name=f"tag {n:02d}") for n in range(60)]
+        session.add_all(many)
+        lamp = await session.scalar(select(Item).where(Item.id == demo.lamp.id).options(selectinload(Item.tags)))
+        lamp.tags = many
+        await session.commit()
+    listing = (await browser.open("/admin/item/")).text
+    row = re.search(rf'<tr id="item-{demo.lamp.id}">.*?</tr>', listing, re.S).group(0)
+    tag_links = re.compile(r'href="/admin/tag/\d+"')
+    assert len(tag_links.findall(row)) == 3 and " and 57 more</td>" in row
+    detail = (await browser.open(f"/admin/item/{demo.lamp.id}")).text
+    assert len(tag_links.findall(detail)) == 50 and " and 10 more" in detail
+    fragment = (await browser.open(f"/admin/item/{demo.lamp.id}", HX_Request="true")).text
+    assert len(tag_links.findall(fragment)) == 3, "the row fragment draws the list's cell"

@@ -143,7 +143,10 @@ class ManyToManyType(RelationType):
 
     def cell(self, site: Any, field: Field, obj: Any, *, truncate: bool = False) -> Markup:
         items = getattr(obj, field.name)
-        return Markup(", ".join([link(site, o) for o in items])) if items else Markup(EMPTY)
+        if not items:
+            return Markup(EMPTY)
+        shown = items[: LIST_ITEMS if truncate else DETAIL_ITEMS]
+        return Markup(", ".join([link(site, o) for o in shown]) + _more(len(items), len(shown)))
 
     def cell_renderer(self, site: Any, field: Field) -> CellRenderer:
         name, draw = field.name, linker(site, field.related_model)  # `links`: see ForeignKeyType
@@ -153,12 +156,12 @@ class ManyToManyType(RelationType):
             if not values:
                 return EMPTY
             out = []
-            for value in values:
+            for value in values[:LIST_ITEMS]:
                 drawn = links.get(id(value))
                 if drawn is None:
                     drawn = links[id(value)] = draw(value)
                 out.append(drawn)
-            return ", ".join(out)
+            return ", ".join(out) + _more(len(values), len(out))
 
         return collection
 
@@ -171,6 +174,16 @@ class ManyToManyType(RelationType):
 
     def from_json(self, field: Field, value: Any) -> Any:
         return [self.key_from_json(field, key) for key in value]
+
+
+# Related records named in a list cell and on a detail page; the rest are counted, so a record linked to
+# thousands stays a short row (tests/test_list_and_detail.py).
+LIST_ITEMS = 3
+DETAIL_ITEMS = 50
+
+
+def _more(total: int, shown: int) -> str:
+    return f" and {total - shown:,} more" if total > shown else ""
 
 
 def linker(site: Any, model: Any) -> Callable[[Any], str]:
