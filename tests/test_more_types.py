@@ -88,6 +88,9 @@ async def test_bytes_are_shown_by_size_and_downloaded_whole(clerk):
     (line,) = (await clerk.get("/admin/attachment/export.jsonl")).text.splitlines()
     assert json.loads(line)["data"] == PICTURE.hex() and json.loads(line)["duration"] == 5400.0
     assert PICTURE[:4].hex() in (await clerk.get("/admin/attachment/export.csv")).text
+    assert (await clerk.post("/admin/attachment/", {"name": "no file"})).status_code == 303
+    empty = await clerk.get("/admin/attachment/2/download/data")
+    assert empty.status_code == 404 and "This attachment has no data." in empty.text
 
 
 async def test_bytes_are_never_in_the_form_and_an_edit_keeps_them(clerk, db):

@@ -74,10 +74,9 @@ class BulkController(Controller):
         query = listing.ListQuery.parse(
             admin, {"q": request.query_params.get("q") or "", "page": request.query_params.get("page") or "1"}
         )
-        account = account_of(request)
-        matching = select(admin.model).where(*admin.list_page(db_session, query, account).search(query.q))
         statement = (
-            admin.scoped(matching, account)
+            admin.list_page(db_session, query, account_of(request))
+            .base()
             .order_by(admin.label_column, admin.pk_column)
             .offset((query.page - 1) * LOOKUP_PAGE)
             .limit(LOOKUP_PAGE + 1)

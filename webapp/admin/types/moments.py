@@ -138,9 +138,10 @@ class IntervalType(FieldType):
 
     def input_text(self, field: Field, value: Any) -> str:
         days, rest = divmod(value, timedelta(days=1))
-        seconds = rest.total_seconds()
-        clock = f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:09.6f}".rstrip("0")
-        clock = clock.rstrip(".")
+        minutes, seconds = divmod(rest.seconds, 60)
+        clock = f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}"
+        if rest.microseconds:
+            clock += f".{rest.microseconds:06d}".rstrip("0")
         return f"{days} {clock}" if days else clock
 
     def text(self, field: Field, value: Any) -> str:

@@ -58,12 +58,10 @@ class IntegerType(NumberType):
         if not digits.isascii():
             digits = "".join(str(unicodedata.decimal(ch)) for ch in digits)
         digits = digits.lstrip("0") or "0"
-        if len(digits) > len(str(limit)):
-            raise FieldError(f"Ensure this value is between {-limit} and {limit - 1}.")
-        value = int(sign + digits)
-        self.check_range(field, Decimal(value))
+        value = int(sign + digits) if len(digits) <= len(str(limit)) else limit
         if not -limit <= value < limit:
             raise FieldError(f"Ensure this value is between {-limit} and {limit - 1}.")
+        self.check_range(field, Decimal(value))
         return value
 
     def limit(self, field: Field) -> int:
