@@ -32,7 +32,7 @@ def entry(
     admin: ModelAdmin,
     account: SignedIn | None,
     *,
-    pk: Any,
+    key: str,
     label: str,
     action: str,
     changes: dict[str, list[Any]] | None = None,
@@ -43,7 +43,7 @@ def entry(
         "account_id": account.id if account is not None else None,
         "username": account.username if account is not None else "",
         "model": admin.slug,
-        "object_pk": str(pk),
+        "object_pk": key,
         "object_label": label[:MAX_LABEL],
         "action": action,
         "changes": changes or {},
@@ -81,8 +81,8 @@ async def rebuild(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry
     if entry.restored:
         raise RestoreRefused("This record has been restored already.")
     snapshot = entry.snapshot
-    pk = admin.parse_pk(entry.object_pk)
-    if pk is None or await session.get(admin.model, pk) is not None:
+    values = admin.key.parse(entry.object_pk)
+    if values is None or await session.get(admin.model, values) is not None:
         raise RestoreRefused(f"Cannot restore: another {admin.name} now has the key {entry.object_pk}.")
     obj = admin.model()
     for field in admin.fields.values():

@@ -77,13 +77,13 @@ class BulkController(Controller):
         statement = (
             admin.list_page(db_session, query, account_of(request))
             .base()
-            .order_by(admin.label_column, admin.pk_column)
+            .order_by(admin.label_column, *admin.key.columns)
             .offset((query.page - 1) * LOOKUP_PAGE)
             .limit(LOOKUP_PAGE + 1)
         )
         rows = list((await db_session.execute(statement)).scalars())
         has_more, rows = len(rows) > LOOKUP_PAGE, rows[:LOOKUP_PAGE]
-        results = [{"id": to_json(admin.pk_of(row)), "label": site.label(row)} for row in rows]
+        results = [{"id": _lookup_id(admin, row), "label": site.label(row)} for row in rows]
         if "application/json" in request.headers.get("accept", ""):
             return Response({"results": results, "page": query.page, "has_more": has_more}, headers={"Vary": "Accept"})
         return render(request, "_lookup.html", {"results": results, "query": query, "has_more": has_more}, admin=admin)
@@ -167,22 +167,33 @@ def _selection(admin: ModelAdmin, posted: Any, session: AsyncSession, account: A
     if posted.get("select_all") == "1":
         params = {k: v for k, v in posted.items() if k not in {"action", "ids", "select_all", "confirm", "_csrf_token"}}
         query = listing.ListQuery.parse(admin, params)
-        return admin.list_page(session, query, account).base().with_only_columns(admin.pk_column)
-    keys = [admin.parse_pk(raw) for raw in (posted.getall("ids") if "ids" in posted else []) if isinstance(raw, str)]
-    keys = [key for key in keys if key is not None]
+        return admin.list_page(session, query, account).base().with_only_columns(*admin.key.columns)
+    key = admin.key
+    keys = [key.parse(raw) for raw in (posted.getall("ids") if "ids" in posted else []) if isinstance(raw, str)]
+    keys = [values for values in keys if values is not None]
     if not keys:
         return None
-    return admin.scoped(select(admin.pk_column).where(admin.pk_column.in_(keys)), account)
+    return admin.scoped(select(*key.columns).where(key.among(keys)), account)
+
+
+def _lookup_id(admin: ModelAdmin, row: Any) -> Any:
+    """What a relation's input posts for the row: its key's value (a relation is by one column), or for a key
+    of several columns, its text."""
+    values = admin.key.values_of(row)
+    return to_json(values[0]) if len(values) == 1 else admin.key.text(values)
 
 
 async def _consequences(session: AsyncSession, admin: ModelAdmin, selection: Select[Any]) -> list[str]:
-    """What else goes with the rows: children removed by relationship cascades or ON DELETE CASCADE, and links."""
-    out = []
+    """What else goes with the rows: children removed by relationship cascades or ON DELETE CASCADE, and links.
+    (Followed for a key of one column: the relations of a record keyed by several columns are not.)"""
+    out: list[str] = []
+    if len(admin.key.columns) != 1:
+        return out
     mapper = inspect(admin.model)
     keys = selection.scalar_subquery()
     for rel in mapper.relationships:
         if rel.direction is RelationshipDirection.MANYTOMANY and rel.secondary is not None:
-            (link,) = [c for c in rel.secondary.columns if c.references(admin.pk_column)] or [None]
+            (link,) = [c for c in rel.secondary.columns if c.references(admin.key.columns[0])] or [None]
             if link is not None:
                 n = await session.scalar(select(func.count()).select_from(rel.secondary).where(link.in_(keys)))
                 if n:
@@ -204,11 +215,11 @@ async def _consequences(session: AsyncSession, admin: ModelAdmin, selection: Sel
 
 
 async def _chunks(session: AsyncSession, admin: ModelAdmin, selection: Select[Any]) -> AsyncIterator[list[Any]]:
-    keys = list((await session.execute(selection)).scalars())
+    keys = [tuple(row) for row in await session.execute(selection)]
     loaders = admin.relation_loaders(admin.detail_fields)
     for start in range(0, len(keys), CHUNK):
         batch = keys[start : start + CHUNK]
-        statement = select(admin.model).where(admin.pk_column.in_(batch)).options(*loaders)
+        statement = select(admin.model).where(admin.key.among(batch)).options(*loaders)
         yield list((await session.execute(statement)).scalars())
 
 
@@ -227,7 +238,7 @@ async def _run(
     messages = []
 
     def entry_of(obj: Any, what: str, **details: Any) -> dict[str, Any]:
-        return audit.entry(admin, account, pk=admin.pk_of(obj), label=site.label(obj), action=what, **details)
+        return audit.entry(admin, account, key=admin.key_of(obj), label=site.label(obj), action=what, **details)
 
     service = RecordService(admin, session, account)
     async for rows in _chunks(session, admin, selection):
@@ -237,13 +248,13 @@ async def _run(
                 raise BulkRefused(refusal.message)
             continue
         assert action is not None
-        before = {admin.pk_of(obj): audit.state_of(admin, obj) for obj in rows}
+        before = {admin.key_of(obj): audit.state_of(admin, obj) for obj in rows}
         result = await action.function(session, rows)
         if result:
             messages.append(result)
         entries = []
         for obj in rows:
-            changes = audit.diff(before[admin.pk_of(obj)], audit.state_of(admin, obj))
+            changes = audit.diff(before[admin.key_of(obj)], audit.state_of(admin, obj))
             if changes:
                 entries.append(entry_of(obj, f"action:{name}", changes=changes))
         await session.flush()

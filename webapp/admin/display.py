@@ -35,7 +35,7 @@ def _cells(site: Any, admin: Any, obj: Any, links: dict[int, str] | None = None)
         plan = site.row_plans[admin.slug] = [field.type.cell_renderer(site, field) for field in admin.list_fields]
     links = {} if links is None else links
     first, *others = plan
-    out = [f'<td><a href="{html(admin.url(admin.pk_of(obj)))}">{first(obj, links)}</a></td>']
+    out = [f'<td><a href="{html(admin.url(admin.key_of(obj)))}">{first(obj, links)}</a></td>']
     out += [f"<td>{render(obj, links)}</td>" for render in others]
     return "".join(out)
 
@@ -47,7 +47,7 @@ def row(site: Any, admin: Any, obj: Any, perms: Any, links: dict[int, str] | Non
     a new template context each time. The table body supplies hx-target/hx-swap; the actions cell is boosted,
     so its links are plain links without JavaScript and swap the row with it.
     """
-    pk = admin.pk_of(obj)
+    pk = admin.key_of(obj)
     label = html(site.label(obj))
     url = html(admin.url(pk))
     parts = [f'<tr id="{html(admin.dom_id(pk))}">']

@@ -30,6 +30,7 @@ class Field:
     has_default: bool = False
     server_default: bool = False  # the database fills it in when an INSERT leaves it out
     read_only: bool = False
+    primary_key: bool = False  # a part of the record's key: given on create (unless generated), then fixed
     max_length: int | None = None
     min_value: Decimal | None = None
     max_value: Decimal | None = None
@@ -126,7 +127,7 @@ def _is_server_managed(column: Column[Any]) -> bool:
     default = column.default
     return bool(
         column.info.get("admin_readonly")
-        or column.primary_key
+        or (column.primary_key and column is column.table.autoincrement_column)
         or column.onupdate is not None
         or column.server_onupdate is not None
         or column.computed is not None
@@ -148,7 +149,10 @@ def _column_field(
     relationship_name: str | None = None
     if column.foreign_keys:
         for rel in mapper.relationships:
-            if rel.direction is RelationshipDirection.MANYTOONE and column in rel.local_columns:
+            # A relation to a record keyed by several columns has no one column to choose it by: its columns
+            # stay plain values.
+            many_to_one = rel.direction is RelationshipDirection.MANYTOONE
+            if many_to_one and len(rel.local_columns) == 1 and column in rel.local_columns:
                 field_type, related_model, relationship_name = FOREIGN_KEY, rel.mapper.class_, rel.key
                 break
     label = (
@@ -164,6 +168,7 @@ def _column_field(
         has_default=column.default is not None or column.server_default is not None,
         server_default=column.server_default is not None,
         read_only=_is_server_managed(column) or not field_type.editable,
+        primary_key=column.primary_key,
         min_value=_to_decimal(column.info.get("min_value")),
         max_value=_to_decimal(column.info.get("max_value")),
         relationship=relationship_name,
@@ -205,7 +210,7 @@ def introspect(
             continue
         fields[attr.key] = _column_field(mapper, attr.key, column, labels, types)
     for rel in mapper.relationships:
-        if rel.direction is RelationshipDirection.MANYTOMANY:
+        if rel.direction is RelationshipDirection.MANYTOMANY and len(rel.mapper.primary_key) == 1:
             fields[rel.key] = _many_to_many_field(rel, labels)
     for name, chosen in (field_types or {}).items():
         if name not in fields:

@@ -32,6 +32,7 @@ class HistoryController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
+        pk = _canonical(admin, pk)
         obj = await records(request, admin, db_session).find(pk)
         if obj is None and admin.is_scoped:
             # A scoped model shows the history of records the account can reach now: whether a deleted one was
@@ -60,6 +61,7 @@ class HistoryController(Controller):
     ) -> Response[Any]:
         site = site_of(request)
         admin = site.get(model)
+        pk = _canonical(admin, pk)
         posted = await request.form()
         entry_id = str(posted.get("entry") or "")
         entry = await db_session.get(AdminLogEntry, int(entry_id)) if entry_id.isdigit() else None
@@ -78,6 +80,14 @@ class HistoryController(Controller):
                 request, "_row_created.html", {"obj": obj, "total": total, "messages": [msg(message)]}, admin=admin
             )
         return redirect_with_message(request, admin.url(pk), message)
+
+
+def _canonical(admin: Any, key: str) -> str:
+    """The key's text as the audit log holds it (a URL may encode a part that needs no encoding), or 404."""
+    values = admin.key.parse(key)
+    if values is None:
+        raise NotFoundException(f"There is no {admin.name} with the key “{key}”.")
+    return admin.key.text(values)
 
 
 def _refused(request: AnyRequest, admin: Any, pk: str, message: str) -> Response[str]:

@@ -210,7 +210,7 @@ class ListPage:
             self.site.view_sizes.found_more_than(("rows", *view), COUNT_CAP)
             return Count(COUNT_CAP, exact=False)
         list_filters.set_counts(choices, counts)
-        keys = tuple(self.admin.parse_pk(k) for k in keys_text.split(",")) if keys_text else ()
+        keys = tuple(int(k) for k in keys_text.split(",")) if keys_text else ()
         return Count(found, exact=True, page_keys=keys, choices_counted=True)
 
     async def estimate(self) -> int | None:
@@ -312,7 +312,9 @@ class ListPage:
         # A searched numbered page picks its keys in its count's statement: a search's matches are costly to find
         # twice (an index of its own, a union over the search fields), while a plain or filtered view walks the
         # ordering's index to its page for less than sorting all its rows would cost.
-        counted = await self.count(base, ordered, choices, parts, with_page_keys=bool(query.q) and not by_cursor)
+        # (The keys travel as comma-joined text: a key of one integer column only.)
+        with_page_keys = bool(query.q) and not by_cursor and self.admin.key.is_one_integer
+        counted = await self.count(base, ordered, choices, parts, with_page_keys=with_page_keys)
         estimate = None
         if not counted.exact and not query.q and not query.filters and not self.admin.is_scoped:
             estimate = await self.estimate()  # the table's, not a view's or a scope's
@@ -352,13 +354,14 @@ class ListPage:
         rows = select(self.admin.model)
         for join in joins:
             rows = rows.outerjoin(join)
-        rows = rows.where(self.admin.pk_column.in_(keys)).order_by(*order)
+        rows = rows.where(self.admin.key.expression.in_(keys)).order_by(*order)
         return self.admin.with_relations(rows, self.admin.list_fields)
 
     def _with_rows(self, page: Select[Any], order: list[Any], joins: list[Any]) -> Select[Any]:
         """The page's rows: its keys first (a walk of the ordering; joining each related row before the LIMIT
         would cost a lookup per skipped row), then its own rows."""
-        return self._rows_of(page.with_only_columns(self.admin.pk_column, maintain_column_froms=True), order, joins)
+        keys = page.with_only_columns(*self.admin.key.columns, maintain_column_froms=True)
+        return self._rows_of(keys, order, joins)
 
 
 async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: str | None, account: Any) -> str:
@@ -393,7 +396,8 @@ def _count_and_page_keys(
     which SQLite and PostgreSQL both materialize: the view is searched and filtered once. The keys are right only
     when the count is exact (all the view's rows were there to sort)."""
     needed = [c.column for c in choices if c.base is None]
-    columns = {id(c): c for c in [admin.pk_column, *(p.expression for p in parts), *needed]}
+    (key,) = admin.key.columns
+    columns = {id(c): c for c in [key, *(p.expression for p in parts), *needed]}
     rows = (
         ordered.with_only_columns(
             *(c.label(f"c{n}") for n, c in enumerate(columns.values())), maintain_column_froms=True
@@ -404,7 +408,7 @@ def _count_and_page_keys(
     )
     adapt = ClauseAdapter(rows).traverse
     page = (
-        select(adapt(admin.pk_column).label("key"))
+        select(adapt(key).label("key"))
         .order_by(*(adapt(clause) for clause in order_clauses(parts)))
         .offset(bindparam(OFFSET))
         .limit(per_page + 1)

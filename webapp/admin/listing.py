@@ -166,17 +166,17 @@ def search_conditions(admin: ModelAdmin, q: str, dialect: str = "") -> list[Colu
             if use_fts and target.column.name in admin.sqlite_fts_columns:
                 fts_columns.append(target.column.name)
                 continue
-            key_sets.append(select(admin.pk_column).where(target.column.ilike(pattern, escape="\\")))
+            key_sets.append(select(*admin.key.columns).where(target.column.ilike(pattern, escape="\\")))
         else:
             rel = target.relationship
             (local,) = rel.local_columns
             (remote_pk,) = inspect(rel.mapper.class_).primary_key
             matching = select(remote_pk).where(target.column.ilike(pattern, escape="\\"))
             foreign_key = getattr(admin.model, inspect(admin.model).get_property_by_column(local).key)
-            key_sets.append(select(admin.pk_column).where(foreign_key.in_(matching)))
+            key_sets.append(select(*admin.key.columns).where(foreign_key.in_(matching)))
     if fts_columns:
         key_sets.append(_fts_keys(admin.sqlite_fts_table, fts_columns, q))
-    return [admin.pk_column.in_(key_sets[0] if len(key_sets) == 1 else union(*key_sets))]
+    return [admin.key.expression.in_(key_sets[0] if len(key_sets) == 1 else union(*key_sets))]
 
 
 def _fts_keys(table: str, columns: list[str], q: str) -> Any:
@@ -214,10 +214,11 @@ def ordering(admin: ModelAdmin, sort: str, label_column: Any) -> tuple[list[Orde
             parts.append(OrderPart(related_label, descending, None))
         else:
             parts.append(OrderPart(getattr(admin.model, f.name), descending, f))
-    if admin.pk_name not in {n.lstrip("-") for n in names}:
-        # Ties break by key in the direction of the last part, so "-created_at" lists newest first.
-        descending = parts[-1].descending if parts else False
-        parts.append(OrderPart(getattr(admin.model, admin.pk_name), descending, admin.fields[admin.pk_name]))
+    # Ties break by key in the direction of the last part, so "-created_at" lists newest first.
+    descending = parts[-1].descending if parts else False
+    for key_name in admin.key.names:
+        if key_name not in {n.lstrip("-") for n in names}:
+            parts.append(OrderPart(getattr(admin.model, key_name), descending, admin.fields[key_name]))
     return parts, joins
 
 

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
-from sqlalchemy import Select, bindparam, inspect, select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin.fields import Field, humanize, introspect
+from webapp.admin.keys import RecordKey
 from webapp.admin.list_page import ListPage
 from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
 from webapp.admin.types import COLUMN_TYPES, FieldType, StringType, TypeRegistry
@@ -104,11 +105,7 @@ class ModelAdmin:
     def __init__(self) -> None:
         if not hasattr(type(self), "model"):
             raise TypeError(f"{type(self).__name__} needs a model: class {type(self).__name__}(ModelAdmin, model=...)")
-        mapper = inspect(self.model)
-        if len(mapper.primary_key) != 1:
-            raise TypeError(f"{self.model.__name__}: the admin supports models with a single-column primary key")
-        self.pk_column = mapper.primary_key[0]
-        self.pk_name = mapper.get_property_by_column(self.pk_column).key
+        self.key = RecordKey(self.model)
         self.slug = type(self).slug or _snake(self.model.__name__)
         self.name = type(self).name or humanize(_snake(self.model.__name__)).lower()
         self.name_plural = type(self).name_plural or f"{self.name}s"
@@ -148,11 +145,18 @@ class ModelAdmin:
         return [self.fields[name] for name in names]
 
     @cached_property
-    def editable_fields(self) -> list[Field]:
-        """The form: declared form fields (or every writable one), never the primary key or managed columns."""
+    def create_fields(self) -> list[Field]:
+        """The form that adds a record: declared form fields (or every writable one), with the parts of its key
+        that the database does not generate (a natural key), never managed columns."""
         names = self.form_fields or list(self.fields)
         blocked = set(self.readonly_fields)
         return [self.fields[name] for name in names if not self.fields[name].read_only and name not in blocked]
+
+    @cached_property
+    def editable_fields(self) -> list[Field]:
+        """The form that changes a record: the create form without its key, which names the record for good
+        (in its URLs and its history)."""
+        return [f for f in self.create_fields if not f.primary_key]
 
     @cached_property
     def readonly_display_fields(self) -> list[Field]:
@@ -232,7 +236,7 @@ class ModelAdmin:
         if self.label_names:
             return getattr(self.model, self.label_names[0])
         columns = self.search_columns
-        return columns[0].column if columns else self.pk_column
+        return columns[0].column if columns else self.key.columns[0]
 
     @cached_property
     def sortable(self) -> set[str]:
@@ -240,7 +244,7 @@ class ModelAdmin:
 
     @cached_property
     def default_ordering(self) -> list[str]:
-        return list(self.ordering) or [self.pk_name]
+        return list(self.ordering) or list(self.key.names)
 
     @cached_property
     def inline_editable(self) -> set[str]:
@@ -249,9 +253,15 @@ class ModelAdmin:
         return {f.name for f in self.editable_fields if f.name in listed}
 
     @cached_property
+    def inline_creatable(self) -> set[str]:
+        """Fields given in place in a new list row: the listed columns of the create form."""
+        listed = {f.name for f in self.list_fields}
+        return {f.name for f in self.create_fields if f.name in listed}
+
+    @cached_property
     def can_create_inline(self) -> bool:
         """A row can only create a record when every required field has a cell in it."""
-        return all(f.name in self.inline_editable for f in self.editable_fields if f.required)
+        return all(f.name in self.inline_creatable for f in self.create_fields if f.required)
 
     @cached_property
     def version_attr(self) -> str | None:
@@ -312,7 +322,7 @@ class ModelAdmin:
     def one_row_statements(self) -> dict[bool, Select[Any]]:
         """The record by key with the relations its row (False) or its form (True) shows, built once:
         SQLAlchemy then reuses the compiled statement instead of rebuilding it on every request."""
-        by_key = select(self.model).where(self.pk_column == bindparam("pk"))
+        by_key = select(self.model).where(self.key.matches())
         return {
             for_form: self.with_relations(by_key, shown)
             for for_form, shown in ((False, self.list_fields), (True, self.detail_fields))
@@ -396,8 +406,9 @@ class ModelAdmin:
 
     # -- presentation --------------------------------------------------------------------------------------
 
-    def pk_of(self, obj: Any) -> Any:
-        return getattr(obj, self.pk_name)
+    def key_of(self, obj: Any) -> str:
+        """The record's key as text: for its URLs, its checkbox and its audit entries (webapp.admin.keys)."""
+        return self.key.text_of(obj)
 
     def label(self, obj: Any) -> str:
         """How a record is named in links, selects and messages (see `label_fields`). Override for a custom
@@ -405,30 +416,19 @@ class ModelAdmin:
         if not self.label_fields and type(obj).__str__ is not object.__str__:
             return str(obj)
         parts = [str(value) for name in self.label_names if (value := getattr(obj, name, None)) not in (None, "")]
-        return " ".join(parts) if parts else f"{humanize(self.name)} #{self.pk_of(obj)}"
+        if parts:
+            return " ".join(parts)
+        values = self.key.values_of(obj)
+        return f"{humanize(self.name)} #{values[0] if len(values) == 1 else ', '.join(map(str, values))}"
 
-    def dom_id(self, obj_or_pk: Any) -> str:
-        pk = obj_or_pk if isinstance(obj_or_pk, (int, str)) else self.pk_of(obj_or_pk)
-        return f"{self.slug}-{pk}"
+    def dom_id(self, obj_or_key: Any) -> str:
+        """The HTML id of a record's list row, from the record or its key's text."""
+        key = obj_or_key if isinstance(obj_or_key, str) else self.key_of(obj_or_key)
+        return f"{self.slug}-{self.key.dom_id(key)}"
 
-    def url(self, pk: Any = None, action: str = "") -> str:
-        """This model's admin URL for a record or a page of the model (see AdminSite.url)."""
-        return self.site.url(self.slug, pk, action)
-
-    def parse_pk(self, raw: str) -> Any:
-        """The primary key from a URL segment, or None when it cannot be one."""
-        try:
-            python_type = self.pk_column.type.python_type
-        except NotImplementedError:  # pragma: no cover - exotic key types are passed through as text
-            return raw
-        if python_type is int:
-            if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > 2**63 - 1:
-                return None
-            return int(raw)
-        try:
-            return python_type(raw)
-        except (TypeError, ValueError):
-            return None
+    def url(self, key: str | None = None, action: str = "") -> str:
+        """This model's admin URL for a record (by its key's text) or a page of the model (AdminSite.url)."""
+        return self.site.url(self.slug, key, action)
 
 
 def _joinable_collection(model: type, relationship: RelationshipProperty[Any]) -> bool:

@@ -100,34 +100,37 @@ class RecordService:
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    async def get(self, raw_pk: str, *, action: str = "view", for_form: bool = False) -> Any:
-        """The record this account may reach, with the relations its row (or form) shows: 404 when there is
-        none or it is outside the account's scope, 403 when `ModelAdmin.can` refuses `action` on it."""
-        obj = await self.find(raw_pk, action=action, for_form=for_form)
+    async def get(self, key: str, *, action: str = "view", for_form: bool = False) -> Any:
+        """The record with this key's text that this account may reach, with the relations its row (or form)
+        shows: 404 when there is none or it is outside the account's scope, 403 when `ModelAdmin.can` refuses
+        `action` on it."""
+        obj = await self.find(key, action=action, for_form=for_form)
         if obj is None:
-            raise NotFoundException(f"There is no {self.admin.name} with the key “{raw_pk}”.")
+            raise NotFoundException(f"There is no {self.admin.name} with the key “{key}”.")
         return obj
 
-    async def find(self, raw_pk: str, *, action: str = "view", for_form: bool = False) -> Any:
+    async def find(self, key: str, *, action: str = "view", for_form: bool = False) -> Any:
         """`get`, but None rather than 404 when there is no such record within the account's scope."""
         admin = self.admin
-        pk = admin.parse_pk(raw_pk)
-        obj = None if pk is None else await self._load(pk, for_form=for_form, scoped=True)
+        values = admin.key.parse(key)
+        obj = None if values is None else await self._load(values, for_form=for_form, scoped=True)
         if obj is not None and not admin.can(self.account, action, obj):
             raise PermissionDeniedException(f"You may not {action} this {admin.name}.")
         return obj
 
-    async def _load(self, pk: Any, *, for_form: bool, scoped: bool) -> Any:
+    async def _load(self, values: tuple[Any, ...], *, for_form: bool, scoped: bool) -> Any:
         statement = self.admin.one_row_statements[for_form]
         if scoped:
             statement = self.admin.scoped(statement, self.account)
-        result = await self.session.execute(statement, {"pk": pk}, execution_options={"populate_existing": True})
+        result = await self.session.execute(
+            statement, self.admin.key.bound(values), execution_options={"populate_existing": True}
+        )
         return result.unique().scalar_one_or_none()
 
-    async def reachable(self, pk: Any) -> bool:
+    async def reachable(self, values: tuple[Any, ...]) -> bool:
         """Whether the record with this key exists within the account's scope (without loading it)."""
-        admin = self.admin
-        statement = admin.scoped(select(admin.pk_column).where(admin.pk_column == pk), self.account)
+        key = self.admin.key
+        statement = self.admin.scoped(select(*key.columns).where(key.equals(values)), self.account)
         return bool(await self.session.scalar(select(exists(statement))))
 
     def scoped(self, statement: Select[Any]) -> Select[Any]:
@@ -146,12 +149,13 @@ class RecordService:
             return await self._refused(refused)
         except (RepositoryError, SQLAlchemyError) as exc:
             return await self._violation(exc)
-        pk = admin.pk_of(obj)
-        obj = await self._load(pk, for_form=True, scoped=False)
+        values = admin.key.values_of(obj)
+        obj = await self._load(values, for_form=True, scoped=False)
         label = self._label(obj)
         changes = audit.created(audit.state_of(admin, obj))
         await audit.log(
-            self.session, audit.entry(admin, self.account, pk=pk, label=label, action="create", changes=changes)
+            self.session,
+            audit.entry(admin, self.account, key=admin.key.text(values), label=label, action="create", changes=changes),
         )
         try:
             await admin.after_create(context, obj)
@@ -177,7 +181,7 @@ class RecordService:
     async def _write_changes(self, obj: Any, changes: dict[str, list[Any]], action: str) -> Result:
         admin = self.admin
         context = self._context(action)
-        key, label = admin.pk_of(obj), self._label(obj)
+        key, label = admin.key_of(obj), self._label(obj)
         try:
             await admin.before_update(context, obj, changes)
             label = self._label(obj)
@@ -196,7 +200,7 @@ class RecordService:
             return await self._violation(exc)
         if not changes:
             return Result(Outcome.UNCHANGED, obj, label)
-        row = audit.entry(admin, self.account, pk=key, label=label, action=action, changes=changes)
+        row = audit.entry(admin, self.account, key=key, label=label, action=action, changes=changes)
         await audit.log(self.session, row)
         try:
             await admin.after_update(context, obj, changes)
@@ -208,18 +212,19 @@ class RecordService:
         """Delete one record, keeping a snapshot in its audit entry so that it can be restored."""
         admin = self.admin
         context = self._context("delete")
-        label, key = self._label(obj), admin.pk_of(obj)
+        label, key = self._label(obj), admin.key_of(obj)
         snapshot = audit.state_of(admin, obj)
         try:
             await admin.before_delete(context, obj)
-            await admin.service(self.session).delete(key)
+            await self.session.delete(obj)
+            await self.session.flush()
         except Refused as refused:
             return await self._refused(refused)
         except (RepositoryError, SQLAlchemyError) as exc:
             await self.session.rollback()
             log.info("delete of %s %s refused by the database: %s", admin.slug, key, exc)
             return Result(Outcome.REFUSED, obj, label, refusal=Refusal(IN_USE.format(name=admin.name, label=label)))
-        row = audit.entry(admin, self.account, pk=key, label=label, action="delete", snapshot=snapshot)
+        row = audit.entry(admin, self.account, key=key, label=label, action="delete", snapshot=snapshot)
         entry_id = await audit.log(self.session, row)
         try:
             await admin.after_delete(context, obj)
@@ -243,7 +248,7 @@ class RecordService:
                     audit.entry(
                         admin,
                         self.account,
-                        pk=admin.pk_of(obj),
+                        key=admin.key_of(obj),
                         label=self._label(obj),
                         action="delete",
                         snapshot=snapshot,
@@ -269,13 +274,13 @@ class RecordService:
                 await admin.before_create(context, obj)
                 self.session.add(obj)
                 await self.session.flush()
-                if not await self.reachable(admin.pk_of(obj)):
+                if not await self.reachable(admin.key.values_of(obj)):
                     raise NotFoundException("There is no such deletion to restore.")
                 entry.restored = True
                 label = self._label(obj)
                 changes = audit.created(entry.snapshot or {})
                 row = audit.entry(
-                    admin, self.account, pk=entry.object_pk, label=label, action="restore", changes=changes
+                    admin, self.account, key=entry.object_pk, label=label, action="restore", changes=changes
                 )
                 await audit.log(self.session, row)
                 await admin.after_create(context, obj)

@@ -9,6 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 
 from webapp.admin.fields import humanize
+from webapp.admin.keys import url_segment
 from webapp.admin.listing import BuiltStatements
 from webapp.admin.options import ModelAdmin
 from webapp.admin.sizes import TableSizes
@@ -113,11 +114,13 @@ class AdminSite:
             return str(obj)
         return humanize(type(obj).__name__)
 
-    def url(self, slug: str, pk: Any = None, action: str = "") -> str:
+    def url(self, slug: str, key: str | None = None, action: str = "") -> str:
         """The one way to build an admin URL: a model's list (no key), one of its pages ("new", "lookup",
-        "bulk", "export.csv"), or a record's page (detail, or "edit", "delete", "history", ...). String building
-        rather than url_for, which searches the route table on every call (a list page makes hundreds)."""
+        "bulk", "export.csv"), or a record's page by its key's text (detail, or "edit", "delete", "history", ...).
+        String building rather than url_for, which searches the route table on every call (a list page makes
+        hundreds)."""
         base = f"{self.path}/{slug}/"
-        if pk is None:
+        if key is None:
             return f"{base}{action}"
-        return f"{base}{pk}/{action}" if action else f"{base}{pk}"
+        segment = url_segment(key)
+        return f"{base}{segment}/{action}" if action else f"{base}{segment}"

@@ -10,13 +10,14 @@ import logging
 import re
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
-from sqlalchemy import ColumnElement, String, and_, cast, func, inspect, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, false, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import RelationshipDirection
 
@@ -63,11 +64,15 @@ def records(request: AnyRequest, admin: ModelAdmin, session: AsyncSession) -> Re
 
 
 def _entries_of(admin: ModelAdmin, account: SignedIn | None) -> ColumnElement[bool]:
-    """The audit entries of a model's records the account may reach (a scoped model's: those that exist now)."""
+    """The audit entries of a model's records the account may reach (a scoped model's: those that exist now).
+    A scoped model's entries are matched in SQL by the key's text, which is the key itself only for a key of one
+    integer column; for other keys, a scoped model's entries are left out of the recent list."""
     entries = AdminLogEntry.model == admin.slug
     if not admin.is_scoped:
         return entries
-    keys = admin.scoped(select(cast(admin.pk_column, String)), account)
+    if not admin.key.is_one_integer:
+        return false()
+    keys = admin.scoped(select(cast(admin.key.columns[0], String)), account)
     return and_(entries, AdminLogEntry.object_pk.in_(keys))
 
 
@@ -155,7 +160,7 @@ class AdminController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
-        form = forms.initial_form(admin.editable_fields)
+        form = forms.initial_form(admin.create_fields)
         await forms.load_choices(db_session, form, site.label, site.table_sizes, scope=scope_of(request))
         context = {"form": form, "obj": None, "pk": None}
         return render(request, "_row_form.html" if wants_fragment(request) else "form.html", context, admin=admin)
@@ -171,7 +176,7 @@ class AdminController(Controller):
         admin = site.get(model)
         posted = await request.form()
         form, values = await forms.parse_submission(
-            db_session, admin.editable_fields, posted, creating=True, scope=scope_of(request)
+            db_session, admin.create_fields, posted, creating=True, scope=scope_of(request)
         )
         if form.is_valid:
             obj = admin.model()
@@ -187,7 +192,7 @@ class AdminController(Controller):
     async def _created(
         self, request: AnyRequest, session: AsyncSession, admin: ModelAdmin, result: Result, posted: Any
     ) -> Response[Any]:
-        obj, pk = result.obj, admin.pk_of(result.obj)
+        obj, pk = result.obj, admin.key_of(result.obj)
         message = f"The {admin.name} “{result.label}” was added."
         if admin.password_field:
             message += " Now set its password."
@@ -258,7 +263,7 @@ class AdminController(Controller):
         admin = site.get(model)
         obj = await records(request, admin, db_session).get(pk, action="change", for_form=True)
         form = forms.instance_form(admin.editable_fields, obj)
-        context = {"form": form, "obj": obj, "pk": admin.pk_of(obj), "version": admin.version_token(obj)}
+        context = {"form": form, "obj": obj, "pk": admin.key_of(obj), "version": admin.version_token(obj)}
         if wants_fragment(request):
             await forms.load_choices(
                 db_session, form, site.label, site.table_sizes, admin.inline_editable, scope=scope_of(request)
@@ -285,7 +290,7 @@ class AdminController(Controller):
         admin = site.get(model)
         service = records(request, admin, db_session)
         obj = await service.get(pk, action="change", for_form=True)
-        key = admin.pk_of(obj)
+        key = admin.key_of(obj)
         posted = await request.form()
         form, values = await forms.parse_submission(
             db_session, admin.editable_fields, posted, creating=False, scope=scope_of(request)
@@ -446,12 +451,13 @@ async def _related_rows(
         child = site.admin_for(rel.mapper.class_)
         if rel.direction is not RelationshipDirection.ONETOMANY or child is None or len(rel.remote_side) != 1:
             continue
-        (remote,) = rel.remote_side
+        (remote,), (local,) = rel.remote_side, rel.local_columns
         filter_field = next((f for f in child.query_filter_fields if f.column is remote), None)
-        key = admin.pk_of(obj)
-        statement = child.scoped(select(child.model).where(remote == key), account)
+        value = getattr(obj, inspect(admin.model).get_property_by_column(local).key)
+        statement = child.scoped(select(child.model).where(remote == value), account)
         total, exact = await listing.capped_count(session, statement)
-        rows = list(await session.scalars(statement.order_by(child.pk_column.desc()).limit(RELATED_ROWS)))
+        newest_first = [column.desc() for column in child.key.columns]
+        rows = list(await session.scalars(statement.order_by(*newest_first).limit(RELATED_ROWS)))
         out.append(
             {
                 "admin": child,
@@ -459,7 +465,7 @@ async def _related_rows(
                 "rows": rows,
                 "total": f"{total:,}" if exact else f"{listing.COUNT_CAP:,}+",
                 "more": total > len(rows),
-                "list_query": f"?{filter_field.name}={key}" if filter_field is not None else "",
+                "list_query": f"?{urlencode({filter_field.name: str(value)})}" if filter_field is not None else "",
             }
         )
     return out
@@ -486,7 +492,7 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
     account = account_of(request)
     undo = None
     if account is not None and account.can(admin.slug, "add"):
-        undo = admin.url(admin.pk_of(result.obj), "restore")
+        undo = admin.url(admin.key_of(result.obj), "restore")
     message = msg(f"The {admin.name} “{result.label}” was deleted.", undo_url=undo, entry_id=result.entry_id)
     if wants_fragment(request):
         total = await count_display(admin, session, request.headers.get("hx-current-url"), account_of(request))

@@ -41,7 +41,7 @@ class BinaryType(FieldType):
         admin = site.admin_for(type(obj)) if site is not None else None
         if value is None or admin is None:
             return Markup(EMPTY if value is None else html(self.text(field, value)))
-        url = admin.url(admin.pk_of(obj), f"download/{field.name}")
+        url = admin.url(admin.key_of(obj), f"download/{field.name}")
         return Markup(f'<a href="{html(url)}" download>Download ({html(self.text(field, value))})</a>')
 
     def cell_renderer(self, site: Any, field: Field) -> CellRenderer:

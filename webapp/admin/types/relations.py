@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup, escape
 from sqlalchemy import inspect
 
+from webapp.admin.keys import url_segment
 from webapp.admin.types.base import EMPTY, CellRenderer, FieldError, FieldType, RawValue, WidgetInput, html, to_json
 from webapp.admin.widgets import EMPTY_CHOICE, lookup_html
 
@@ -191,12 +192,12 @@ def linker(site: Any, model: Any) -> Callable[[Any], str]:
     admin = site.admin_for(model)
     if admin is None:
         return lambda obj: link(site, obj)
-    prefix, pk_name, label = html(admin.list_url), admin.pk_name, admin.label
+    prefix, key_of, label = html(admin.list_url), admin.key_of, admin.label
 
     def draw(obj: Any) -> str:
         if type(obj) is not model:  # a subclass may have an admin of its own
             return link(site, obj)
-        return f'<a href="{prefix}{html(getattr(obj, pk_name))}">{html(label(obj))}</a>'
+        return f'<a href="{prefix}{html(url_segment(key_of(obj)))}">{html(label(obj))}</a>'
 
     return draw
 
@@ -207,7 +208,7 @@ def link(site: Any, obj: Any) -> Markup:
     if admin is None:
         return label
     # Both parts escaped by hand: Markup.format goes through string.Formatter, slow for hundreds of cells.
-    return Markup(f'<a href="{escape(admin.url(admin.pk_of(obj)))}">{label}</a>')
+    return Markup(f'<a href="{escape(admin.url(admin.key_of(obj)))}">{label}</a>')
 
 
 def _primary_key(obj: Any) -> Any:
