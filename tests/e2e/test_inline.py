@@ -146,7 +146,7 @@ def test_delete_asks_in_the_row_then_removes_it(page, database):
     row.get_by_role("link", name=f"Delete {name}").click()
     settled(page)
     expect(row).to_have_class("row-confirm")
-    expect(row).to_contain_text(f"Delete the item “{name}”? This cannot be undone.")
+    expect(row).to_contain_text(f"Delete the item “{name}”? Undo puts it all back.")
     expect(row.get_by_role("button", name="Yes, delete")).to_be_focused()
     row.get_by_role("button", name="Yes, delete").click()
     settled(page)

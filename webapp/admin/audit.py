@@ -37,6 +37,7 @@ def entry(
     action: str,
     changes: dict[str, list[Any]] | None = None,
     snapshot: dict[str, Any] | None = None,
+    part_of_id: int | None = None,
 ) -> dict[str, Any]:
     """One audit entry's row, for `write`."""
     return {
@@ -48,6 +49,7 @@ def entry(
         "action": action,
         "changes": changes or {},
         "snapshot": snapshot,
+        "part_of_id": part_of_id,
     }
 
 
@@ -67,6 +69,16 @@ async def write(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
 async def log(session: AsyncSession, row: dict[str, Any]) -> int:
     """Write one `entry` row now; its id."""
     return (await session.execute(_INSERT_RETURNING_ID, row)).scalar_one()
+
+
+_INSERT_RETURNING_IDS = _INSERT.returning(AdminLogEntry.__table__.c.id, sort_by_parameter_order=True)
+
+
+async def write_returning_ids(session: AsyncSession, entries: list[dict[str, Any]]) -> list[int]:
+    """Insert `entry` rows in one statement; their ids, in their order (for the entries that point at them)."""
+    if len(entries) == 1:
+        return [await log(session, entries[0])]
+    return list((await session.execute(_INSERT_RETURNING_IDS, entries)).scalars())
 
 
 class RestoreRefused(Exception):

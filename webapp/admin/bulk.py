@@ -16,13 +16,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Response, Stream
-from sqlalchemy import Select, func, inspect, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import RelationshipDirection
 
 from webapp.admin import audit, listing
 from webapp.admin.auth import ACTION
+from webapp.admin.cascade import DeletePlan
 from webapp.admin.db import one_snapshot
 from webapp.admin.options import ModelAdmin
 from webapp.admin.records import RecordService
@@ -129,12 +129,12 @@ class BulkController(Controller):
             )
         needs_confirmation = name == "delete" or (action is not None and action.confirm)
         if needs_confirmation and posted.get("confirm") != "yes":
-            consequences = await _consequences(db_session, admin, selection) if name == "delete" else []
+            plan = await _plan(db_session, admin, selection, account_of(request)) if name == "delete" else None
             context = {
                 "action_name": name,
                 "action": action,
                 "total": total,
-                "consequences": consequences,
+                "plan": plan,
                 "hidden": [(k, v) for k, v in posted.multi_items() if k not in {"confirm", "_csrf_token"}],
             }
             return render(request, "bulk_confirm.html", context, admin=admin)
@@ -183,35 +183,10 @@ def _lookup_id(admin: ModelAdmin, row: Any) -> Any:
     return to_json(values[0]) if len(values) == 1 else admin.key.text(values)
 
 
-async def _consequences(session: AsyncSession, admin: ModelAdmin, selection: Select[Any]) -> list[str]:
-    """What else goes with the rows: children removed by relationship cascades or ON DELETE CASCADE, and links.
-    (Followed for a key of one column: the relations of a record keyed by several columns are not.)"""
-    out: list[str] = []
-    if len(admin.key.columns) != 1:
-        return out
-    mapper = inspect(admin.model)
-    keys = selection.scalar_subquery()
-    for rel in mapper.relationships:
-        if rel.direction is RelationshipDirection.MANYTOMANY and rel.secondary is not None:
-            (link,) = [c for c in rel.secondary.columns if c.references(admin.key.columns[0])] or [None]
-            if link is not None:
-                n = await session.scalar(select(func.count()).select_from(rel.secondary).where(link.in_(keys)))
-                if n:
-                    out.append(f"{n:,} link{'s' if n != 1 else ''} to {rel.key}")
-        elif rel.direction is RelationshipDirection.ONETOMANY:
-            (remote,) = list(rel.remote_side)[:1] or [None]
-            cascades = (
-                "delete" in rel.cascade
-                or any(fk.ondelete and fk.ondelete.upper() == "CASCADE" for fk in remote.foreign_keys)
-                if remote is not None
-                else False
-            )
-            if remote is None or not cascades:
-                continue
-            n = await session.scalar(select(func.count()).select_from(remote.table).where(remote.in_(keys)))
-            if n:
-                out.append(f"{n:,} {rel.key.replace('_', ' ')}")
-    return out
+async def _plan(session: AsyncSession, admin: ModelAdmin, selection: Select[Any], account: Any) -> DeletePlan:
+    """What deleting the selected rows takes along, for the confirmation (webapp.admin.cascade)."""
+    rows = [obj async for chunk in _chunks(session, admin, selection) for obj in chunk]
+    return await RecordService(admin, session, account).plan_delete(rows)
 
 
 async def _chunks(session: AsyncSession, admin: ModelAdmin, selection: Select[Any]) -> AsyncIterator[list[Any]]:

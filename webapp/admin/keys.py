@@ -118,6 +118,15 @@ class RecordKey:
         return text if _PLAIN_ID.fullmatch(text) else "_" + text.encode().hex()
 
 
+def typed_value(column: Column[Any], value: Any) -> Any:
+    """A JSON value (history, snapshots) as the column's Python type: a key's text parts, a UUID's string."""
+    python_type = _python_type(column)
+    if python_type is None or isinstance(value, python_type):
+        return value
+    typed = _typed(str(value), python_type)
+    return value if typed is None else typed
+
+
 def _python_type(column: Column[Any]) -> type | None:
     try:
         return column.type.python_type

@@ -10,7 +10,19 @@ from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.types import PasswordHash
 from advanced_alchemy.types.datetime import DateTimeUTC
 from advanced_alchemy.types.password_hash.argon2 import Argon2Hasher
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, UniqueConstraint, false, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # OWASP's argon2id configuration m=12 MiB, t=3, p=1: as strong as its m=19 MiB, t=2 option, and about a sixth of
@@ -74,7 +86,7 @@ class AdminLogEntry(BigIntBase):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("admin_account.id", ondelete="SET NULL"))
     username: Mapped[str] = mapped_column(String(150))
     model: Mapped[str] = mapped_column(String(100))
-    object_pk: Mapped[str] = mapped_column(String(100))
+    object_pk: Mapped[str] = mapped_column(String(255))
     object_label: Mapped[str] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(50))
     # {"field": [before, after]} for updates, {"field": [None, value]} for creates.
@@ -82,6 +94,9 @@ class AdminLogEntry(BigIntBase):
     # Every column and many-to-many key of the record as it was, for deletes (what Restore puts back).
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     restored: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The delete entry of the record whose delete took this row along (a cascade, a key set to NULL): Undo of
+    # that entry puts this row back too.
+    part_of_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), index=True)
 
     def __str__(self) -> str:
         return f"{self.action} {self.model} {self.object_label}"

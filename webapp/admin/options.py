@@ -39,6 +39,11 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def default_slug(model: type) -> str:
+    """A model's slug unless its admin names one: its class name in snake case (InvoiceLine: invoice_line)."""
+    return _snake(model.__name__)
+
+
 @dataclass(frozen=True)
 class RowPermissions:
     change: bool
@@ -106,7 +111,7 @@ class ModelAdmin:
         if not hasattr(type(self), "model"):
             raise TypeError(f"{type(self).__name__} needs a model: class {type(self).__name__}(ModelAdmin, model=...)")
         self.key = RecordKey(self.model)
-        self.slug = type(self).slug or _snake(self.model.__name__)
+        self.slug = type(self).slug or default_slug(self.model)
         self.name = type(self).name or humanize(_snake(self.model.__name__)).lower()
         self.name_plural = type(self).name_plural or f"{self.name}s"
         self.fields: dict[str, Field] = introspect(self.model, self.labels, self.column_types, self.field_types)

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from advanced_alchemy.exceptions import RepositoryError
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from webapp.admin import audit
+from webapp.admin import audit, cascade
 from webapp.admin.forms import apply_values
 from webapp.admin.integrity import explain
 from webapp.admin.models import AdminLogEntry
@@ -208,64 +208,111 @@ class RecordService:
             return await self._refused(refused)
         return Result(Outcome.SAVED, obj, label, changes)
 
+    async def plan_delete(self, objs: list[Any]) -> cascade.DeletePlan:
+        """What deleting `objs` would remove and change (for the confirmation, and for the delete itself)."""
+        return await cascade.plan_delete(self.session, self.admin.site, self.account, objs)
+
     async def delete(self, obj: Any) -> Result:
-        """Delete one record, keeping a snapshot in its audit entry so that it can be restored."""
+        """Delete one record with everything its delete takes along (webapp.admin.cascade), each row with its
+        audit entry, the record's own holding a snapshot from which Undo puts them all back."""
         admin = self.admin
-        context = self._context("delete")
-        label, key = self._label(obj), admin.key_of(obj)
-        snapshot = audit.state_of(admin, obj)
+        label = self._label(obj)
         try:
-            await admin.before_delete(context, obj)
-            await self.session.delete(obj)
-            await self.session.flush()
+            entry_ids = await self._delete_roots([obj])
         except Refused as refused:
             return await self._refused(refused)
         except (RepositoryError, SQLAlchemyError) as exc:
             await self.session.rollback()
-            log.info("delete of %s %s refused by the database: %s", admin.slug, key, exc)
+            log.info("delete of %s %s refused by the database: %s", admin.slug, admin.key_of(obj), exc)
             return Result(Outcome.REFUSED, obj, label, refusal=Refusal(IN_USE.format(name=admin.name, label=label)))
-        row = audit.entry(admin, self.account, key=key, label=label, action="delete", snapshot=snapshot)
-        entry_id = await audit.log(self.session, row)
-        try:
-            await admin.after_delete(context, obj)
-        except Refused as refused:
-            return await self._refused(refused)
-        return Result(Outcome.SAVED, obj, label, entry_id=entry_id)
+        return Result(Outcome.SAVED, obj, label, entry_id=entry_ids[0])
 
     async def delete_many(self, rows: list[Any]) -> Refusal | None:
-        """Delete loaded records with their hooks and audit entries, in one flush and one INSERT of entries.
-        A refusal (a hook's) is returned, and the caller rolls the whole action back."""
-        admin = self.admin
-        context = self._context("delete")
-        entries = []
+        """Delete loaded records with their hooks and audit entries (and what each takes along), in one plan.
+        A refusal (a hook's, or the plan's) is returned, and the caller rolls the whole action back."""
         try:
-            for obj in rows:
-                if not admin.can(self.account, "delete", obj):
-                    raise Refused(f"You may not delete “{self._label(obj)}”.")
-                await admin.before_delete(context, obj)
-                snapshot = audit.state_of(admin, obj)
-                entries.append(
-                    audit.entry(
-                        admin,
-                        self.account,
-                        key=admin.key_of(obj),
-                        label=self._label(obj),
-                        action="delete",
-                        snapshot=snapshot,
-                    )
-                )
-                await self.session.delete(obj)
-            await self.session.flush()
-            await audit.write(self.session, entries)
-            for obj in rows:
-                await admin.after_delete(context, obj)
+            await self._delete_roots(rows)
         except Refused as refused:
             return Refusal(refused.message, refused.field)
         return None
 
+    async def _delete_roots(self, roots: list[Any]) -> list[int]:
+        """Plan, check, log and carry out the delete of `roots`; their entries' ids. Raises Refused."""
+        admin = self.admin
+        context = self._context("delete")
+        for obj in roots:
+            if not admin.can(self.account, "delete", obj):
+                raise Refused(f"You may not delete “{self._label(obj)}”.")
+            await admin.before_delete(context, obj)
+        plan = await self.plan_delete(roots)
+        if not plan.allowed:
+            raise Refused(cascade.refusal(plan, ", ".join(self._label(obj) for obj in roots[:3])))
+        # Every snapshot is taken before anything changes.
+        site = admin.site
+        root_rows = []
+        for n, obj in enumerate(roots):
+            snapshot = audit.state_of(admin, obj)
+            links = cascade.stored_links(plan, n)
+            if links:
+                snapshot[cascade.LINKS_KEY] = links
+            root_rows.append(
+                audit.entry(
+                    admin,
+                    self.account,
+                    key=admin.key_of(obj),
+                    label=self._label(obj),
+                    action="delete",
+                    snapshot=snapshot,
+                )
+            )
+        dependant_rows = []
+        for dependant in plan.removed:
+            other = cascade.admin_of(site, type(dependant.obj))
+            dependant_rows.append(
+                (
+                    dependant.root,
+                    audit.entry(
+                        other,
+                        self.account,
+                        key=other.key_of(dependant.obj),
+                        label=other.label(dependant.obj),
+                        action="delete",
+                        snapshot=audit.state_of(other, dependant.obj),
+                    ),
+                )
+            )
+        for dependant in plan.detached:
+            other = cascade.admin_of(site, type(dependant.obj))
+            changes = {
+                name: [other.fields[name].to_json(dependant.obj) if name in other.fields else before, None]
+                for name, before in dependant.before.items()
+            }
+            dependant_rows.append(
+                (
+                    dependant.root,
+                    audit.entry(
+                        other,
+                        self.account,
+                        key=other.key_of(dependant.obj),
+                        label=other.label(dependant.obj),
+                        action="update",
+                        changes=changes,
+                    ),
+                )
+            )
+        await cascade.carry_out(self.session, plan)
+        entry_ids = await audit.write_returning_ids(self.session, root_rows)
+        for root, row in dependant_rows:
+            row["part_of_id"] = entry_ids[root]
+        await audit.write(self.session, [row for _, row in dependant_rows])
+        for obj in roots:
+            await admin.after_delete(context, obj)
+        return entry_ids
+
     async def restore(self, entry: AdminLogEntry) -> Result:
-        """Put a deleted record back as its audit snapshot has it, with its create hooks; refused (and nothing
-        written) when it cannot be put back as it was, or would fall outside the account's scope."""
+        """Put a deleted record back as its audit snapshot has it, with its create hooks, and with it every row
+        its delete took along (rows removed, keys set to NULL, links); refused, with nothing written, when any
+        of it cannot be put back as it was, or the record would fall outside the account's scope."""
         admin = self.admin
         context = self._context("restore")
         try:
@@ -276,19 +323,102 @@ class RecordService:
                 await self.session.flush()
                 if not await self.reachable(admin.key.values_of(obj)):
                     raise NotFoundException("There is no such deletion to restore.")
-                entry.restored = True
                 label = self._label(obj)
-                changes = audit.created(entry.snapshot or {})
-                row = audit.entry(
-                    admin, self.account, key=entry.object_pk, label=label, action="restore", changes=changes
-                )
-                await audit.log(self.session, row)
+                changes = audit.created(_without_links(entry.snapshot or {}))
+                restored_entries = [entry]
+                rows = [
+                    audit.entry(
+                        admin, self.account, key=entry.object_pk, label=label, action="restore", changes=changes
+                    )
+                ]
+                rows += await self._restore_dependants(entry, restored_entries)
+                await self._restore_links(entry)
+                for done in restored_entries:
+                    done.restored = True
+                entry_ids = await audit.write_returning_ids(self.session, rows[:1])
+                for row in rows[1:]:
+                    row["part_of_id"] = entry_ids[0]
+                await audit.write(self.session, rows[1:])
                 await admin.after_create(context, obj)
         except (audit.RestoreRefused, Refused) as refused:
             return Result(Outcome.REFUSED, refusal=Refusal(str(refused)))
         except SQLAlchemyError:
             return Result(Outcome.REFUSED, refusal=Refusal(RESTORE_REFUSED.format(name=admin.name)))
         return Result(Outcome.SAVED, obj, label, changes)
+
+    async def _restore_dependants(self, entry: AdminLogEntry, restored: list[AdminLogEntry]) -> list[dict[str, Any]]:
+        """The rows the delete of `entry` took along, put back parents first; their audit rows."""
+        site = self.admin.site
+        dependants = list(
+            await self.session.scalars(
+                select(AdminLogEntry).where(AdminLogEntry.part_of_id == entry.id).order_by(AdminLogEntry.id)
+            )
+        )
+        rows = []
+        for dependant in dependants:
+            other = site.admin_named(dependant.model, self.admin.model)
+            if other is None:
+                raise audit.RestoreRefused(
+                    f"Cannot restore: “{dependant.object_label}” belongs to a model that is gone."
+                )
+            if dependant.action == "delete":
+                if dependant.restored:
+                    continue
+                if site.admin_for(other.model) is not None and not (
+                    self.account is None or self.account.can(other.slug, "add")
+                ):
+                    raise audit.RestoreRefused(f"Cannot restore: you may not add {other.name_plural}.")
+                child = await audit.rebuild(self.session, other, dependant)
+                self.session.add(child)
+                await self.session.flush()
+                restored.append(dependant)
+                changes = audit.created(_without_links(dependant.snapshot or {}))
+                rows.append(
+                    audit.entry(
+                        other,
+                        self.account,
+                        key=dependant.object_pk,
+                        label=dependant.object_label,
+                        action="restore",
+                        changes=changes,
+                    )
+                )
+            elif dependant.action == "update":
+                rows.append(await self._reattach(other, dependant))
+        return rows
+
+    async def _reattach(self, other: ModelAdmin, dependant: AdminLogEntry) -> dict[str, Any]:
+        """Set back the keys a delete set to NULL, unless the row has gone or been linked elsewhere since."""
+        values = other.key.parse(dependant.object_pk)
+        row = None if values is None else await self.session.get(other.model, values, populate_existing=True)
+        if row is None:
+            raise audit.RestoreRefused(
+                f"Cannot restore: the {other.name} “{dependant.object_label}” it was detached from no longer exists."
+            )
+        changes = {}
+        for name, (before, _after) in dependant.changes.items():
+            f = other.fields.get(name)
+            if getattr(row, name) is not None:
+                raise audit.RestoreRefused(
+                    f"Cannot restore: the {other.name} “{dependant.object_label}” has been linked elsewhere since."
+                )
+            setattr(row, name, f.from_json(before) if f is not None else before)
+            changes[name] = [None, before]
+        await self.session.flush()
+        return audit.entry(
+            other, self.account, key=dependant.object_pk, label=dependant.object_label, action="update", changes=changes
+        )
+
+    async def _restore_links(self, entry: AdminLogEntry) -> None:
+        """Link rows of other tables (many-to-many from the other side), kept in the snapshot, put back."""
+        metadata = self.admin.model.__table__.metadata
+        for stored in (entry.snapshot or {}).get(cascade.LINKS_KEY, []):
+            found = cascade.link_rows(stored, metadata)
+            if found is None:
+                raise audit.RestoreRefused("Cannot restore: a table of its links is gone.")
+            table, rows = found
+            if rows:
+                await self.session.execute(insert(table), rows)
 
     # -- refusals -----------------------------------------------------------------------------------------
 
@@ -303,3 +433,7 @@ class RecordService:
         violation = explain(exc, admin.model.__table__, admin.fields, admin.name)
         log.info("write to %s refused by the database: %s", admin.slug, violation.message)
         return Result(Outcome.REFUSED, refusal=Refusal(violation.message, violation.field))
+
+
+def _without_links(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in snapshot.items() if name != cascade.LINKS_KEY}

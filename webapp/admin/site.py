@@ -7,11 +7,12 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
+from sqlalchemy import inspect
 
 from webapp.admin.fields import humanize
 from webapp.admin.keys import url_segment
 from webapp.admin.listing import BuiltStatements
-from webapp.admin.options import ModelAdmin
+from webapp.admin.options import ModelAdmin, default_slug
 from webapp.admin.sizes import TableSizes
 
 # Path segments the admin's own routes use right after its prefix.
@@ -57,6 +58,7 @@ class AdminSite:
         self.list_statements = BuiltStatements()
         self._by_slug: dict[str, ModelAdmin] = {}
         self._by_model: dict[type, ModelAdmin] = {}
+        self._shadows: dict[type, ModelAdmin] = {}
         for view in views:
             self.register(view)
 
@@ -89,6 +91,27 @@ class AdminSite:
 
     def admin_for(self, model: type) -> ModelAdmin | None:
         return self._by_model.get(model)
+
+    def shadow_admin(self, model: type) -> ModelAdmin:
+        """Default options for a model this site does not show (no pages, no permissions): its rows still get
+        their history when a delete takes them along, and come back with its Undo (webapp.admin.cascade)."""
+        admin = self._by_model.get(model) or self._shadows.get(model)
+        if admin is None:
+            view = type(f"{model.__name__}Admin", (ModelAdmin,), {}, model=model)
+            admin = self._shadows[model] = view()
+            admin.site = self
+            admin.list_url = self.url(admin.slug)
+        return admin
+
+    def admin_named(self, slug: str, near: type) -> ModelAdmin | None:
+        """The admin, shown or shadow, of the model called `slug` in the same registry as `near` (for an
+        audit entry written by a cascade)."""
+        if slug in self._by_slug:
+            return self._by_slug[slug]
+        for mapper in inspect(near).registry.mappers:
+            if default_slug(mapper.class_) == slug:
+                return self.shadow_admin(mapper.class_)
+        return None
 
     def scope(self, account: Any) -> Callable[[type, Any], Any]:
         """`(model, statement) -> statement` limited to the rows `account` may reach of a model (its admin's

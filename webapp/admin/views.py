@@ -395,9 +395,11 @@ class AdminController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
-        obj = await records(request, admin, db_session).get(pk, action="delete")
+        service = records(request, admin, db_session)
+        obj = await service.get(pk, action="delete")
+        plan = await service.plan_delete([obj])
         name = "_row_delete.html" if wants_fragment(request) else "delete.html"
-        return render(request, name, {"obj": obj}, admin=admin)
+        return render(request, name, {"obj": obj, "plan": plan}, admin=admin)
 
     @post("/{model:str}/{pk:str}/delete", name="admin:delete", status_code=200, opt={ACTION: "delete"})
     async def delete_post(
@@ -488,7 +490,8 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
         if wants_fragment(request):
             return render(request, "_messages.html", {"messages": messages}, admin=admin, status_code=409)
         obj = await service.get(pk, action="delete")
-        return render(request, "delete.html", {"obj": obj, "messages": messages}, admin=admin, status_code=409)
+        context = {"obj": obj, "plan": await service.plan_delete([obj]), "messages": messages}
+        return render(request, "delete.html", context, admin=admin, status_code=409)
     account = account_of(request)
     undo = None
     if account is not None and account.can(admin.slug, "add"):
