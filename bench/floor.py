@@ -185,12 +185,12 @@ async def list_items(state: State, request: Request[Any, Any, Any]) -> Response[
         counted = select(Item.id) if COUNT_CAP is None else select(Item.id).limit(COUNT_CAP + 1)
         total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
         # Pick the 50 rows on `item` alone (a top-N sort), then join their owners: joining first makes SQLite join
-        # every row before sorting.
-        newest = select(Item.id).order_by(Item.created_at.desc(), Item.id.desc()).limit(PER_PAGE)
+        # every row before sorting. (A derived table: MariaDB refuses a LIMIT directly inside IN.)
+        newest = select(Item.id).order_by(Item.created_at.desc(), Item.id.desc()).limit(PER_PAGE).subquery()
         statement = (
             select(*ROW_COLUMNS)
             .join(User, User.id == Item.owner_id)
-            .where(Item.id.in_(newest))
+            .where(Item.id.in_(select(newest.c.id)))
             .order_by(Item.created_at.desc(), Item.id.desc())
         )
         rows = (await session.execute(statement)).all()

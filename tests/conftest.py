@@ -1,6 +1,7 @@
-"""Every database test runs twice: on a fresh SQLite file and on a PostgreSQL database made for this run.
+"""Every database test runs three times: on a fresh SQLite file, and on a PostgreSQL and a MariaDB database
+made for this run (and dropped after it).
 
-Without PostgreSQL the PostgreSQL half skips with the reason; with CI set it fails instead.
+Without PostgreSQL or MariaDB their runs skip with the reason; with CI set they fail instead.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import String, event, insert, literal, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from webapp.admin.accounts import AccountAdmin, sync_permissions
@@ -37,6 +39,7 @@ PASSWORD = "correct horse battery"
 # Hashed once per run: argon2 is slow on purpose, and each test signs in afresh.
 PASSWORD_HASH = PasswordHasher(**ARGON2_PARAMETERS).hash(PASSWORD)
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB_ADMIN_URL = os.environ.get("TEST_MARIADB_ADMIN_DSN", "mariadb+asyncmy://root@127.0.0.1:3306/test")
 SECRET = b"0123456789abcdef0123456789abcdef"
 ADMIN_SITE = AdminSite([*ADMIN_VIEWS, AccountAdmin])
 METADATA = orm_registry.metadata
@@ -47,10 +50,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _pg_unavailable(reason: str) -> None:
+def _unavailable(server: str, url: str, reason: str) -> None:
     if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL is required when CI is set: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL not available at {PG_ADMIN_URL}: {reason}")
+        pytest.fail(f"{server} is required when CI is set: {reason}", pytrace=False)
+    pytest.skip(f"{server} not available at {url}: {reason}")
 
 
 async def _postgres_admin(sql: str) -> None:
@@ -61,6 +64,15 @@ async def _postgres_admin(sql: str) -> None:
         await conn.close()
 
 
+async def _mariadb_admin(sql: str) -> None:
+    engine = create_async_engine(MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
 @contextmanager
 def scratch_postgres(prefix: str) -> Iterator[str]:
     """A PostgreSQL database made for the caller and dropped after it (skip or, with CI set, fail without one)."""
@@ -68,7 +80,7 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
     try:
         asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        _pg_unavailable(str(exc) or type(exc).__name__)
+        _unavailable("PostgreSQL", PG_ADMIN_URL, str(exc) or type(exc).__name__)
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     try:
         yield f"{base}/{name}"
@@ -76,10 +88,36 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
         asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def scratch_mariadb(prefix: str) -> Iterator[str]:
+    """A MariaDB database made for the caller and dropped after it (skip or, with CI set, fail without one)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_mariadb_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    except (OSError, DBAPIError, TimeoutError) as exc:
+        _unavailable("MariaDB", MARIADB_ADMIN_URL, str(exc) or type(exc).__name__)
+    base = MARIADB_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}?charset=utf8mb4"
+    finally:
+        asyncio.run(_mariadb_admin(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+SCRATCH = {"postgresql": scratch_postgres, "mariadb": scratch_mariadb}
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of its own for this test run, with the models' tables, dropped at the end."""
     with scratch_postgres("admin_test") as url:
+        asyncio.run(_create_schema(url))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """A MariaDB database of its own for this test run, with the models' tables, dropped at the end."""
+    with scratch_mariadb("admin_test") as url:
         asyncio.run(_create_schema(url))
         yield url
 
@@ -91,21 +129,31 @@ async def _create_schema(url: str) -> None:
     await engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_tables(url: str) -> None:
+    """Every table of the models emptied (on PostgreSQL, their ids counting from 1 again)."""
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in METADATA.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            # DELETE, not TRUNCATE: MariaDB's TRUNCATE makes each table anew. (Its ids come from sequences, which
+            # neither resets.)
+            for table in reversed(METADATA.sorted_tables):
+                await conn.execute(table.delete())
+    await engine.dispose()
+
+
+DATABASES = ["sqlite", "postgresql", "mariadb"]
+
+
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/test.sqlite3"
         return
-    url = request.getfixturevalue("postgres_url")
-
-    async def truncate() -> None:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in METADATA.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
-
-    asyncio.run(truncate())
+    url = request.getfixturevalue(f"{'postgres' if request.param == 'postgresql' else 'mariadb'}_url")
+    asyncio.run(empty_tables(url))
     yield url
 
 

@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import METADATA, scratch_postgres
+from tests.conftest import DATABASES, METADATA, SCRATCH
 
 LITESTAR = [sys.executable, "-m", "litestar", "--app", "webapp.app:create_app"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +48,12 @@ async def _schema_state(url: str) -> tuple[list, set[str]]:
         await engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/migrated.sqlite3"
         return
-    with scratch_postgres("admin_mig") as url:
+    with SCRATCH[request.param]("admin_mig") as url:
         yield url
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from tests.conftest import ADMIN_SITE, METADATA, SECRET, Admin, add_account, snapshot
+from tests.conftest import ADMIN_SITE, DATABASES, METADATA, SECRET, Admin, add_account, empty_tables, snapshot
 from webapp.admin.fields import FieldError
 from webapp.app import create_app
 from webapp.settings import Settings
@@ -57,14 +57,14 @@ def _posts() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     return st.sampled_from(MODELS).flatmap(for_model)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=DATABASES)
 def world(request, tmp_path_factory):
     """One app and one signed-in client per database for all examples (an app per example is too slow)."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('prop')}/prop.sqlite3"
     else:
-        url = request.getfixturevalue("postgres_url")
-        asyncio.run(_truncate(url))
+        url = request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mariadb_url")
+        asyncio.run(empty_tables(url))
     loop = asyncio.new_event_loop()
     app = create_app(Settings(database_url=url, secret_key=SECRET, create_all=True))
     engine = create_async_engine(url)
@@ -87,15 +87,6 @@ def world(request, tmp_path_factory):
     loop.run_until_complete(client.__aexit__(None, None, None))
     loop.run_until_complete(engine.dispose())
     loop.close()
-
-
-async def _truncate(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(f"TRUNCATE {', '.join(t.name for t in METADATA.sorted_tables)} RESTART IDENTITY CASCADE")
-        )
-    await engine.dispose()
 
 
 def _expected(slug: str, posted: dict[str, Any]) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import count_statements
@@ -27,7 +27,8 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 async def _in_one_transaction(engine: AsyncEngine) -> bool:
     """Whether two statements a moment apart share a transaction: the database's transaction clock stands
-    still inside one (now() on PostgreSQL), and SQLite's BEGIN is a statement of its own."""
+    still inside one (now() on PostgreSQL), MariaDB is out of autocommit, and SQLite's BEGIN is a
+    statement of its own."""
     with count_statements() as statements:
         async with engine.connect() as conn:
             if engine.dialect.name == "postgresql":
@@ -35,13 +36,16 @@ async def _in_one_transaction(engine: AsyncEngine) -> bool:
                 await asyncio.sleep(0.02)
                 second = await conn.scalar(select(func.now()))
                 same_clock = first == second
+            elif engine.dialect.name in {"mysql", "mariadb"}:
+                # Outside autocommit, MariaDB holds every statement in one transaction until COMMIT.
+                same_clock = not await conn.scalar(text("SELECT @@autocommit"))
             else:
                 await conn.execute(select(1))
                 await conn.execute(select(2))
                 same_clock = None
             await conn.commit()
-    if engine.dialect.name == "postgresql":
-        return bool(same_clock)
+    if same_clock is not None:
+        return same_clock
     return any(s.startswith("BEGIN") for s in statements)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from tests.conftest import field_error, input_value, snapshot
@@ -32,6 +33,12 @@ async def test_edit_form_shows_current_values_and_read_only_fields(browser, demo
 
 
 async def test_plain_update_saves_and_redirects_with_a_message(browser, demo, db):
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # MariaDB keeps whole seconds: room to see the change
+    async with db() as session:
+        await session.execute(
+            update(Item).where(Item.id == demo.lamp.id).values(created_at=an_hour_ago, updated_at=an_hour_ago)
+        )
+        await session.commit()
     response = await browser.submit(
         f"/admin/item/{demo.lamp.id}",
         {

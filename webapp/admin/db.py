@@ -3,9 +3,9 @@
 - A request that writes (any unsafe method) says so up front (`write_intent`): SQLite then takes its write lock
   when the transaction begins, so concurrent writers queue on the busy timeout instead of one failing with
   "database is locked" when it upgrades a read lock.
-- A request that only reads runs without a transaction: each statement commits on its own (on PostgreSQL in
-  autocommit, which saves BEGIN and COMMIT). `one_snapshot()` asks for one transaction inside such a request
-  (the CSV export's server-side cursor).
+- A request that only reads runs without a transaction: each statement commits on its own (on PostgreSQL and
+  MariaDB in autocommit, which saves BEGIN and COMMIT). `one_snapshot()` asks for one transaction inside such a
+  request (the CSV export's server-side cursor).
 - The request's session is committed as the response starts, inside the session middleware, so the session
   store writes after the request's transaction has ended; a commit that fails becomes an error page.
 
@@ -104,7 +104,25 @@ def _transaction_only_to_write(dbapi_connection: Any, *_args: Any) -> None:
     dbapi_connection.autocommit = _without_transaction()
 
 
+def _mysql_autocommit_when_idle(dbapi_connection: Any, *_args: Any) -> None:
+    if dbapi_connection is not None:
+        dbapi_connection.autocommit(True)
+
+
+def _mysql_transaction_only_to_write(dbapi_connection: Any, *_args: Any) -> None:
+    # MariaDB/MySQL: as PostgreSQL's. The driver sends SET autocommit only when the mode changes, so a reader
+    # on an idle connection pays nothing for it.
+    dbapi_connection.autocommit(_without_transaction())
+
+
+_MYSQL_RULES = (
+    ("connect", _mysql_autocommit_when_idle),
+    ("checkin", _mysql_autocommit_when_idle),
+    ("checkout", _mysql_transaction_only_to_write),
+)
 _ENGINE_RULES: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {
+    "mysql": _MYSQL_RULES,
+    "mariadb": _MYSQL_RULES,
     "sqlite": (("connect", _apply_sqlite_pragmas), ("begin", _sqlite_begin)),
     "postgresql": (
         ("connect", _autocommit_when_idle),

@@ -214,20 +214,30 @@ class ListPage:
         return Count(found, exact=True, page_keys=keys, choices_counted=True)
 
     async def estimate(self) -> int | None:
-        """PostgreSQL's planner estimate of the table's rows, for "about 1,000,000" without a full COUNT. It only
-        changes when the table is analyzed, so it is remembered like a count over the cap."""
-        if self.dialect != "postgresql":
+        """The database's own estimate of the table's rows (PostgreSQL's planner statistics, MariaDB's
+        information_schema), for "about 1,000,000" without a full COUNT. It only changes when the table is
+        analyzed, so it is remembered like a count over the cap."""
+        if self.dialect not in {"postgresql", "mysql", "mariadb"}:
             return None
         remembered = self.site.view_sizes
         key = ("estimate", self.admin.slug)
         if (known := remembered.bound(key)) is not None:
             return known or None
         table = self.admin.model.__table__
-        # Quoted as the table was created: to_regclass folds an unquoted name to lower case (InvoiceLine).
-        name = ".".join(_quoted(part) for part in (table.schema, table.name) if part)
-        estimate = await self.session.scalar(
-            text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name}
-        )
+        if self.dialect == "postgresql":
+            # Quoted as the table was created: to_regclass folds an unquoted name to lower case (InvoiceLine).
+            name = ".".join(_quoted(part) for part in (table.schema, table.name) if part)
+            estimate = await self.session.scalar(
+                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name}
+            )
+        else:
+            estimate = await self.session.scalar(
+                text(
+                    "SELECT table_rows FROM information_schema.tables"
+                    " WHERE table_schema = COALESCE(:schema, DATABASE()) AND table_name = :t"
+                ),
+                {"schema": table.schema, "t": table.name},
+            )
         estimate = int(estimate) if estimate and estimate > 0 else 0
         remembered.found_more_than(key, estimate)
         return estimate or None
@@ -318,6 +328,8 @@ class ListPage:
         estimate = None
         if not counted.exact and not query.q and not query.filters and not self.admin.is_scoped:
             estimate = await self.estimate()  # the table's, not a view's or a scope's
+            # Statistics older than the rows they describe say less than the count found: "N+" is then truer.
+            estimate = estimate if estimate and estimate > counted.total else None
         if by_cursor:
             rows = await self.keyset_rows(ordered, parts, joins, counted.total)
         else:
@@ -359,9 +371,10 @@ class ListPage:
 
     def _with_rows(self, page: Select[Any], order: list[Any], joins: list[Any]) -> Select[Any]:
         """The page's rows: its keys first (a walk of the ordering; joining each related row before the LIMIT
-        would cost a lookup per skipped row), then its own rows."""
-        keys = page.with_only_columns(*self.admin.key.columns, maintain_column_froms=True)
-        return self._rows_of(keys, order, joins)
+        would cost a lookup per skipped row), then its own rows. The keys are a derived table: MariaDB refuses a
+        LIMIT directly inside IN (...)."""
+        keys = page.with_only_columns(*self.admin.key.columns, maintain_column_froms=True).subquery("page_keys")
+        return self._rows_of(select(*keys.c), order, joins)
 
 
 async def count_display(admin: ModelAdmin, session: AsyncSession, current_url: str | None, account: Any) -> str:

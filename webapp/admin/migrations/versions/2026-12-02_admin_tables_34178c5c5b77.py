@@ -16,6 +16,8 @@ from advanced_alchemy.types import GUID, DateTimeUTC, PasswordHash
 from advanced_alchemy.types.password_hash.argon2 import Argon2Hasher
 from alembic import op
 
+from webapp.admin.migrations.id_sequences import create_id_sequences, drop_id_sequences
+
 revision = "34178c5c5b77"
 down_revision = None
 branch_labels = ("admin",)
@@ -23,6 +25,8 @@ depends_on = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 DUPLICATE_STORE_INDEX = "ix_admin_store_key_namespace_unique"
+# The tables keyed by advanced-alchemy's BigInt `id` (see id_sequences).
+ID_SEQUENCE_TABLES = ("admin_account", "admin_permission", "admin_log_entry")
 
 
 def _tables() -> dict[str, list[sa.SchemaItem]]:
@@ -116,6 +120,7 @@ def upgrade() -> None:
         op.create_table(name, *items)
         for index, columns in INDEXES.get(name, []):
             op.create_index(index, name, columns)
+    create_id_sequences(*ID_SEQUENCE_TABLES)
     if "admin_store" in existing and any(
         index["name"] == DUPLICATE_STORE_INDEX for index in inspector.get_indexes("admin_store")
     ):
@@ -126,3 +131,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in reversed(list(_tables())):
         op.drop_table(name)
+    drop_id_sequences(*ID_SEQUENCE_TABLES)

@@ -28,7 +28,9 @@ def upgrade() -> None:
     with op.batch_alter_table("admin_log_entry") as batch:
         if "part_of_id" not in columns:
             batch.add_column(sa.Column("part_of_id", BIG_ID, nullable=True))
-        batch.alter_column("object_pk", existing_type=sa.String(length=100), type_=sa.String(length=255))
+        batch.alter_column(
+            "object_pk", existing_type=sa.String(length=100), type_=sa.String(length=255), existing_nullable=False
+        )
     if "ix_admin_log_entry_part_of_id" not in indexes:
         op.create_index("ix_admin_log_entry_part_of_id", "admin_log_entry", ["part_of_id"])
 
@@ -36,5 +38,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_admin_log_entry_part_of_id", "admin_log_entry")
     with op.batch_alter_table("admin_log_entry") as batch:
-        batch.alter_column("object_pk", existing_type=sa.String(length=255), type_=sa.String(length=100))
+        batch.alter_column(
+            "object_pk", existing_type=sa.String(length=255), type_=sa.String(length=100), existing_nullable=False
+        )
         batch.drop_column("part_of_id")
