@@ -10,7 +10,7 @@ export DATABASE_URL
 APP := webapp.app:create_app
 LITESTAR := $(BIN)/litestar --app $(APP)
 
-.PHONY: install migrate seed superuser run test lint format clean screenshots
+.PHONY: install migrate seed superuser run browse test lint format clean screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ superuser: migrate
 run: seed superuser
 	$(LITESTAR) run --reload --host $(HOST) --port $(PORT) --reload-dir webapp --reload-dir templates
 
+# Any existing database, no model code: `DATABASE_URL=<async URL> make browse`. The admin's own tables go to
+# ADMIN_STATE_URL (default: admin_state.sqlite3 here); the browsed database's schema is left as it is.
+BROWSE := $(BIN)/litestar --app webapp.browse:create_app
+browse: install
+	$(BROWSE) database upgrade --no-prompt
+	$(BROWSE) admin ensure-superuser
+	$(BROWSE) run --host $(HOST) --port $(PORT)
+
 lint: install
 	$(BIN)/ruff check webapp tests
 	$(BIN)/ruff format --check webapp tests
@@ -49,7 +57,7 @@ screenshots: install
 	$(BIN)/python -m tests.e2e.screenshots
 
 clean:
-	rm -rf $(VENV) demo.sqlite3 demo.sqlite3-*
+	rm -rf $(VENV) demo.sqlite3 demo.sqlite3-* admin_state.sqlite3 admin_state.sqlite3-*
 
 # Benchmark against a hand-written floor (not part of `make test`): `make bench BENCH_ARGS="--quick"`, see bench/README.md.
 .PHONY: bench

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///demo.sqlite3"
 
 
-def _secret_from_env() -> bytes:
+def secret_from_env() -> bytes:
     # Cookie sessions need a 32-byte key; without SECRET_KEY one per process is fine for a dev server.
     value = os.environ.get("SECRET_KEY")
     if not value:
@@ -20,7 +20,7 @@ def _secret_from_env() -> bytes:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=lambda: os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
-    secret_key: bytes = field(default_factory=_secret_from_env)
+    secret_key: bytes = field(default_factory=secret_from_env)
     debug: bool = field(default_factory=lambda: os.environ.get("DEBUG", "") in {"1", "true", "yes"})
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     create_all: bool = False

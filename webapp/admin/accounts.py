@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin.models import ACTIONS, AdminAccount, AdminPermission
-from webapp.admin.options import ModelAdmin
+from webapp.admin.options import READ_ACTIONS, ModelAdmin
 from webapp.admin.site import AdminSite
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def wanted_permissions(admins: list[ModelAdmin]) -> dict[str, str]:
     for admin in admins:
         if admin.superuser_only:
             continue
-        for action in (*ACTIONS, *(f"action:{a.name}" for a in admin.actions)):
+        actions = [*ACTIONS, *(f"action:{a.name}" for a in admin.actions)]
+        for action in [a for a in actions if not admin.read_only or a in READ_ACTIONS]:
             verb = action.removeprefix("action:").replace("_", " ")
             wanted[f"{admin.slug}.{action}"] = f"Can {verb} {admin.name_plural}"
     return wanted

@@ -73,7 +73,7 @@ async def require_account(connection: ASGIConnection[Any, Any, Any, Any], handle
     if action and slug is not None:
         site = site_of(connection)
         admin = site.get(slug)
-        if not account.can(admin.slug, action):
+        if not admin.permits(account, action):
             raise PermissionDeniedException(f"You may not {action} {admin.name_plural}.")
 
 

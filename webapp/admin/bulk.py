@@ -54,7 +54,7 @@ class BulkRefused(Exception):
 
 def _check(request: AnyRequest, admin: ModelAdmin, action: str) -> None:
     account = account_of(request)
-    if account is None or not account.can(admin.slug, action):
+    if not admin.permits(account, action):
         raise PermissionDeniedException(f"You may not {action.removeprefix('action:')} {admin.name_plural}.")
 
 
@@ -256,8 +256,8 @@ def _export(request: AnyRequest, site: AdminSite, admin: ModelAdmin, fmt: str) -
     async def rows() -> AsyncIterator[bytes]:
         # Its own session: the request's is closed when the response starts, and the stream outlives that.
         async with config.get_session() as session:
-            with one_snapshot():
-                await session.connection()
+            with one_snapshot():  # on the model's database (a state database may sit beside it)
+                await session.connection(bind_arguments={"mapper": admin.model})
             view = admin.list_page(session, query, account)
             parts, joins = view.ordering()
             statement = view.base()

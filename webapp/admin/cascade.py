@@ -183,7 +183,7 @@ class _Planner:
                 f"{len(children):,} {noun} would be left without the record they need", names, len(children)
             )
         shown = self.site.admin_for(child_admin.model) is not None
-        may_delete = self.account is None or self.account.can(child_admin.slug, "delete")
+        may_delete = self.account is None or child_admin.permits(self.account, "delete")
         if action == REMOVE and shown and not may_delete:
             reason = f"you may not delete {child_admin.name_plural}, and {len(children):,} {noun} would go with it"
             return _blocker(reason, names, len(children))

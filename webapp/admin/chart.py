@@ -57,7 +57,7 @@ async def created_per_day(
     start = today - timedelta(days=DAYS - 1)
     column: Any = admin.fields["created_at"].column
     # SQLite keeps datetimes as text (date() reads it); PostgreSQL casts.
-    day = func.date(column) if session.bind.dialect.name == "sqlite" else cast(column, Date)
+    day = func.date(column) if session.get_bind(mapper=admin.model).dialect.name == "sqlite" else cast(column, Date)
     since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
     per_day = admin.scoped(select(day, func.count()).where(column >= since).group_by(day), account)
     rows = (await session.execute(per_day)).all()

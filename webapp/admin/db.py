@@ -29,6 +29,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from webapp.admin.sqlite_driver import use_one_trip_cursors
@@ -144,7 +146,11 @@ def keep_transaction_rules(config: SQLAlchemyAsyncConfig) -> None:
             "The admin writes each change, its history entry and its version check in one transaction, which an "
             "engine in AUTOCOMMIT cannot give. Remove isolation_level='AUTOCOMMIT' from the EngineConfig."
         )
-    engine = config.get_engine()
+    keep_engine_rules(config.get_engine())
+
+
+def keep_engine_rules(engine: AsyncEngine) -> None:
+    """The engine half of the rules on one engine, once (a second database's, beside the config's own)."""
     sync_engine = engine.sync_engine
     rules = _ENGINE_RULES.get(engine.dialect.name, ())
     if rules and event.contains(sync_engine, *rules[0]):
@@ -160,17 +166,55 @@ def keep_transaction_rules(config: SQLAlchemyAsyncConfig) -> None:
         event.listen(sync_engine, name, listener)
 
 
-def database_config(database_url: str, **options: Any) -> SQLAlchemyAsyncConfig:
+class StateFirstSession(AsyncSession):
+    """A session over two databases, the admin's state (its default bind: accounts, history, sessions) and the
+    records' own: its commit ends the state database's transaction first, so no change is committed without
+    its history entry. Should the process die between the two commits, the history holds an entry for a change
+    that did not land (README, "Browsing an existing database"). tests/test_browse.py guards the order.
+    """
+
+    async def commit(self) -> None:
+        await self.run_sync(_commit_default_bind_first)
+        await super().commit()
+
+
+def _commit_default_bind_first(session: Session) -> None:
+    # SQLAlchemy commits a session's connections in no set order. The default bind's transaction is committed
+    # here and marked as no longer the session's to commit; the session's own commit then ends the others.
+    transaction = session.get_transaction()
+    if transaction is None or session.bind is None:
+        return
+    session.flush()
+    connections = transaction._connections  # private: see above (an entry per engine and per connection)
+    first = {
+        key: (connection, trans, autoclose)
+        for key, (connection, trans, should_commit, autoclose) in connections.items()
+        if should_commit and connection.engine is session.bind
+    }
+    for trans in {trans for _connection, trans, _autoclose in first.values()}:
+        trans.commit()
+    for key, (connection, trans, autoclose) in first.items():
+        connections[key] = (connection, trans, False, autoclose)
+
+
+def database_config(
+    database_url: str, *, binds: dict[Any, AsyncEngine] | None = None, **options: Any
+) -> SQLAlchemyAsyncConfig:
     """An advanced-alchemy config tuned for the admin; `options` go to SQLAlchemyAsyncConfig as they are.
+    `binds` (mapped base → engine) put some models in another database than `database_url`'s, which then
+    holds the admin's state (StateFirstSession).
 
     advanced-alchemy's FileObject and cache listeners are off (each asks Engine.execution_options(), a new
     engine object, on every flush and commit) and so is its touch_updated_timestamp listener (it computes
     every column's history of every dirty object before each flush; the audit mixin's `onupdate` sets
     `updated_at` in every UPDATE already). Guarded by tests/test_request_costs.py; figures in bench/README.md.
     """
+    session_options: dict[str, Any] = {"binds": binds, "class_": StateFirstSession} if binds else {}
     config = SQLAlchemyAsyncConfig(
         connection_string=database_url,
-        session_config=AsyncSessionConfig(expire_on_commit=False, info={"enable_cache_listener": False}),
+        session_config=AsyncSessionConfig(
+            expire_on_commit=False, info={"enable_cache_listener": False}, **session_options
+        ),
         enable_file_object_listener=False,
         enable_touch_updated_timestamp_listener=False,
         engine_config=EngineConfig(pool_pre_ping=not database_url.startswith("sqlite")),

@@ -35,7 +35,10 @@ def _cells(site: Any, admin: Any, obj: Any, links: dict[int, str] | None = None)
         plan = site.row_plans[admin.slug] = [field.type.cell_renderer(site, field) for field in admin.list_fields]
     links = {} if links is None else links
     first, *others = plan
-    out = [f'<td><a href="{html(admin.url(admin.key_of(obj)))}">{first(obj, links)}</a></td>']
+    if admin.record_pages:
+        out = [f'<td><a href="{html(admin.url(admin.key_of(obj)))}">{first(obj, links)}</a></td>']
+    else:
+        out = [f"<td>{first(obj, links)}</td>"]
     out += [f"<td>{render(obj, links)}</td>" for render in others]
     return "".join(out)
 

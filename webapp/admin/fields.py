@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -101,8 +102,17 @@ class Field:
         return {member: text for text, member in self.enum_by_text.items()}
 
 
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
 def humanize(name: str) -> str:
-    text = name.removesuffix("_id").replace("_", " ").strip()
+    """A label from a name: "owner_id" and "OwnerId" read "Owner", "first_name" and "FirstName" "First name";
+    an acronym keeps its capitals ("URLPath": "URL path")."""
+    words = [w for w in _WORD_BOUNDARY.sub("_", name).replace(" ", "_").split("_") if w]
+    if len(words) > 1 and words[-1].lower() == "id":
+        words = words[:-1]
+    words = [w if w.isupper() and len(w) > 1 else w.lower() for w in words]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

@@ -134,7 +134,8 @@ class ListPage:
         self.session = session
         self.query = query
         self.account = account
-        self.dialect = session.bind.dialect.name
+        # The model's database: with a state database beside it (webapp.admin.state) the session has two.
+        self.dialect = session.get_bind(mapper=admin.model).dialect.name
         self.built = BuiltStatements() if admin.is_scoped else self.site.list_statements
 
     @property
@@ -372,7 +373,10 @@ class ListPage:
     def _with_rows(self, page: Select[Any], order: list[Any], joins: list[Any]) -> Select[Any]:
         """The page's rows: its keys first (a walk of the ordering; joining each related row before the LIMIT
         would cost a lookup per skipped row), then its own rows. The keys are a derived table: MariaDB refuses a
-        LIMIT directly inside IN (...)."""
+        LIMIT directly inside IN (...). Rows without a key of their own are read as they are: the columns they are
+        mapped on may hold NULLs, which no IN matches."""
+        if not self.admin.record_pages:
+            return self.admin.with_relations(page, self.admin.list_fields)
         keys = page.with_only_columns(*self.admin.key.columns, maintain_column_froms=True).subquery("page_keys")
         return self._rows_of(select(*keys.c), order, joins)
 

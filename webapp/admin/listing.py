@@ -159,21 +159,25 @@ def search_conditions(admin: ModelAdmin, q: str, dialect: str = "") -> list[Colu
     use_fts = dialect == "sqlite" and admin.sqlite_fts_table and len(q) >= MIN_INDEXED_TERM
     # One set of keys per searched column, united: an OR across them would stop PostgreSQL (and SQLite) from
     # using each column's own index, and scan the table instead.
-    key_sets: list[Any] = []
+    matches: list[ColumnElement[bool]] = []
     fts_columns: list[str] = []
     for target in admin.search_targets:
         if target.relationship is None:
             if use_fts and target.column.name in admin.sqlite_fts_columns:
                 fts_columns.append(target.column.name)
                 continue
-            key_sets.append(select(*admin.key.columns).where(target.column.ilike(pattern, escape="\\")))
+            matches.append(target.column.ilike(pattern, escape="\\"))
         else:
             rel = target.relationship
             (local,) = rel.local_columns
             (remote_pk,) = inspect(rel.mapper.class_).primary_key
             matching = select(remote_pk).where(target.column.ilike(pattern, escape="\\"))
             foreign_key = getattr(admin.model, inspect(admin.model).get_property_by_column(local).key)
-            key_sets.append(select(*admin.key.columns).where(foreign_key.in_(matching)))
+            matches.append(foreign_key.in_(matching))
+    if not admin.record_pages:
+        # Rows without a key of their own have no keys to unite: the matches are OR-ed.
+        return [or_(*matches)]
+    key_sets: list[Any] = [select(*admin.key.columns).where(match) for match in matches]
     if fts_columns:
         key_sets.append(_fts_keys(admin.sqlite_fts_table, fts_columns, q))
     return [admin.key.expression.in_(key_sets[0] if len(key_sets) == 1 else union(*key_sets))]

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from webapp.admin.records import WriteContext
 
 
+# What a read-only model's rows still allow (every other action is refused, whatever the account's permissions).
+READ_ACTIONS = frozenset({"view", "export"})
+
 # Column names that name a record, compared without underscores and case: "Title", "user_name", "EMail".
 NAMING_COLUMNS = ("name", "title", "label", "username", "displayname", "fullname", "email")
 
@@ -99,6 +102,12 @@ class ModelAdmin:
     password_field: ClassVar[str | None] = None
     # No permission rows are made for such a model, so only superusers can reach it (accounts).
     superuser_only: ClassVar[bool] = False
+    # Rows listed, searched, filtered, exported and shown, never written: no add, change or delete controls, and
+    # those routes refuse (a SQL view, a table without a primary key).
+    read_only: ClassVar[bool] = False
+    # Whether a row links to a page of its own: False for rows without a key that names one row (a table without
+    # a primary key is mapped on all its columns, which may repeat and hold NULLs).
+    record_pages: ClassVar[bool] = True
     list_url: str = ""
     site: Any = None  # the AdminSite it is registered with
 
@@ -111,6 +120,11 @@ class ModelAdmin:
         if not hasattr(type(self), "model"):
             raise TypeError(f"{type(self).__name__} needs a model: class {type(self).__name__}(ModelAdmin, model=...)")
         self.key = RecordKey(self.model)
+        # A table without a primary key of its own (mapped on some of its columns) is only read, and its rows
+        # have no page: that "key" need not name one row.
+        keyless = not self.model.__table__.primary_key.columns
+        self.read_only = type(self).read_only or keyless
+        self.record_pages = type(self).record_pages and not keyless
         self.slug = type(self).slug or default_slug(self.model)
         self.name = type(self).name or humanize(_snake(self.model.__name__)).lower()
         self.name_plural = type(self).name_plural or f"{self.name}s"
@@ -145,8 +159,8 @@ class ModelAdmin:
 
     @cached_property
     def list_fields(self) -> list[Field]:
-        # Long values (text, JSON) would swamp a table row unless asked for by name.
-        names = self.list_display or [name for name, f in self.fields.items() if not f.type.bulky]
+        # Long values (text, JSON) would swamp a table row unless asked for by name (or there is nothing else).
+        names = self.list_display or [name for name, f in self.fields.items() if not f.type.bulky] or list(self.fields)
         return [self.fields[name] for name in names]
 
     @cached_property
@@ -333,12 +347,20 @@ class ModelAdmin:
             for for_form, shown in ((False, self.list_fields), (True, self.detail_fields))
         }
 
+    def permits(self, account: Any, action: str) -> bool:
+        """Whether `account` may `action` ("view", "add", "change", "delete", "export", "action:<name>") this
+        model's records: its permission, and never a write on a read-only model. Every route and control asks
+        here."""
+        if self.read_only and action not in READ_ACTIONS:
+            return False
+        return account is not None and account.can(self.slug, action)
+
     def bulk_actions(self, account: Any) -> list[tuple[str, str]]:
         """(value, label) of the bulk actions this account may run on this model's rows."""
         if account is None:
             return []
-        out = [("delete", f"Delete selected {self.name_plural}")] if account.can(self.slug, "delete") else []
-        out += [(a.name, a.label) for a in self.actions if account.can(self.slug, f"action:{a.name}")]
+        out = [("delete", f"Delete selected {self.name_plural}")] if self.permits(account, "delete") else []
+        out += [(a.name, a.label) for a in self.actions if self.permits(account, f"action:{a.name}")]
         return out
 
     def row_permissions(self, account: Any) -> RowPermissions:
@@ -346,15 +368,15 @@ class ModelAdmin:
         if account is None:
             return RowPermissions(False, False, False)
         return RowPermissions(
-            change=account.can(self.slug, "change"),
-            delete=account.can(self.slug, "delete"),
+            change=self.permits(account, "change"),
+            delete=self.permits(account, "delete"),
             bulk=bool(self.bulk_actions(account)),
             check=partial(self.can, account) if self.checks_objects else None,
         )
 
     def allows(self, account: Any, action: str, obj: Any) -> bool:
         """The model's permission and the per-object check together: whether to offer `action` on `obj`."""
-        return account is not None and account.can(self.slug, action) and self.can(account, action, obj)
+        return self.permits(account, action) and self.can(account, action, obj)
 
     # -- scope ------------------------------------------------------------------------------------------------
 

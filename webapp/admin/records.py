@@ -365,7 +365,7 @@ class RecordService:
                 if dependant.restored:
                     continue
                 if site.admin_for(other.model) is not None and not (
-                    self.account is None or self.account.can(other.slug, "add")
+                    self.account is None or other.permits(self.account, "add")
                 ):
                     raise audit.RestoreRefused(f"Cannot restore: you may not add {other.name_plural}.")
                 child = await audit.rebuild(self.session, other, dependant)

@@ -110,7 +110,7 @@ class AdminController(Controller):
     async def index(self, request: AnyRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
         site = site_of(request)
         account = account_of(request)
-        visible = [admin for admin in site if account is not None and account.can(admin.slug, "view")]
+        visible = [admin for admin in site if admin.permits(account, "view")]
         counts = []
         for admin in visible:
             counting = admin.scoped(select(func.count()).select_from(admin.model), account)
@@ -494,7 +494,7 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
         return render(request, "delete.html", context, admin=admin, status_code=409)
     account = account_of(request)
     undo = None
-    if account is not None and account.can(admin.slug, "add"):
+    if admin.permits(account, "add"):
         undo = admin.url(admin.key_of(result.obj), "restore")
     message = msg(f"The {admin.name} “{result.label}” was deleted.", undo_url=undo, entry_id=result.entry_id)
     if wants_fragment(request):
