@@ -98,7 +98,7 @@ async def rebuild(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry
         raise RestoreRefused(f"Cannot restore: another {admin.name} now has the key {entry.object_pk}.")
     obj = admin.model()
     for field in admin.fields.values():
-        if field.name not in snapshot:
+        if field.name not in snapshot or field.computed:
             continue
         value = snapshot[field.name]
         if field.type.many:

@@ -12,8 +12,10 @@ from functools import cached_property
 from typing import Any
 
 from advanced_alchemy.types import PasswordHash
-from sqlalchemy import Column, inspect
+from sqlalchemy import Column, String, inspect
+from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
+from sqlalchemy.sql.sqltypes import NullType
 
 from webapp.admin.types import COLUMN_TYPES, FOREIGN_KEY, MANY_TO_MANY, FieldError, FieldType, RawValue, TypeRegistry
 
@@ -43,6 +45,9 @@ class Field:
     related_model: type | None = None
     initial: Any = None
     help_text: str = ""
+    # A value the model works out (a column_property's SQL expression, a hybrid attribute): shown, exported
+    # and sortable when it has SQL, never written or restored.
+    computed: bool = False
     column: Column[Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -177,7 +182,8 @@ def _column_field(
         nullable=bool(column.nullable),
         has_default=column.default is not None or column.server_default is not None,
         server_default=column.server_default is not None,
-        read_only=_is_server_managed(column) or not field_type.editable,
+        # The ORM writes an inheritance discriminator itself.
+        read_only=_is_server_managed(column) or not field_type.editable or column is mapper.polymorphic_on,
         primary_key=column.primary_key,
         min_value=_to_decimal(column.info.get("min_value")),
         max_value=_to_decimal(column.info.get("max_value")),
@@ -188,6 +194,30 @@ def _column_field(
         column=column,
         **field_type.facts(column),
     )
+
+
+def _computed_field(name: str, value_type: Any, labels: Mapping[str, str], types: TypeRegistry) -> Field:
+    """A worked-out value, drawn by the type its SQL type (or, without one, text) calls for."""
+    stand_in: Column[Any] = Column(name, value_type if value_type is not None else String(255))
+    field_type = types.for_column(stand_in)
+    return Field(
+        name=name,
+        label=labels.get(name) or humanize(name),
+        type=field_type,
+        read_only=True,
+        computed=True,
+        **field_type.facts(stand_in),
+    )
+
+
+def _hybrid_type(model: type, name: str) -> Any:
+    """The SQL type of a hybrid's class-level expression; None when it has none (it is Python only)."""
+    try:
+        expression = getattr(model, name)
+    except Exception:  # a Python-only hybrid evaluated on the class may raise anything
+        return None
+    value_type = getattr(expression, "type", None)
+    return None if isinstance(value_type, NullType) else value_type
 
 
 def _many_to_many_field(rel: RelationshipProperty[Any], labels: Mapping[str, str]) -> Field:
@@ -213,15 +243,22 @@ def introspect(
     mapper = inspect(model)
     fields: dict[str, Field] = {}
     for attr in mapper.column_attrs:
-        if len(attr.columns) != 1 or not isinstance(attr.columns[0], Column):
+        if not all(isinstance(column, Column) for column in attr.columns):
+            fields[attr.key] = _computed_field(attr.key, attr.columns[0].type, labels, types)
             continue
-        column = attr.columns[0]
+        # Joined-table inheritance maps `id` on both tables' columns: the root table's is the one the database
+        # numbers (and the mapper's key).
+        root = mapper.base_mapper.local_table
+        column = next((c for c in attr.columns if c.table is root), attr.columns[0])
         if is_hidden(column, mapper):
             continue
         fields[attr.key] = _column_field(mapper, attr.key, column, labels, types)
     for rel in mapper.relationships:
         if rel.direction is RelationshipDirection.MANYTOMANY and len(rel.mapper.primary_key) == 1:
             fields[rel.key] = _many_to_many_field(rel, labels)
+    for name, descriptor in mapper.all_orm_descriptors.items():
+        if getattr(descriptor, "extension_type", None) is HybridExtensionType.HYBRID_PROPERTY:
+            fields[name] = _computed_field(name, _hybrid_type(model, name), labels, types)
     for name, chosen in (field_types or {}).items():
         if name not in fields:
             raise TypeError(f"{model.__name__}: field_types names an unknown field: {name}")

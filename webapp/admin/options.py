@@ -259,7 +259,14 @@ class ModelAdmin:
 
     @cached_property
     def sortable(self) -> set[str]:
-        return {f.name for f in self.list_fields if not f.type.many}
+        # A computed value sorts by its SQL (a column_property); a hybrid only when it has an expression.
+        return {f.name for f in self.list_fields if not f.type.many and (not f.computed or self._has_sql(f.name))}
+
+    def _has_sql(self, name: str) -> bool:
+        try:
+            return hasattr(getattr(self.model, name), "type")
+        except Exception:  # a Python-only hybrid evaluated on the class may raise anything
+            return False
 
     @cached_property
     def default_ordering(self) -> list[str]:
