@@ -1,0 +1,145 @@
+"""Records linked to thousands of others: their list row, row fragment, detail page and edit form stay small,
+and each reads a few of the related rows, not all of them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from tests.conftest import Demo, count_statements
+from tests.html_check import html_problems
+from webapp.demo.models import Item, Tag, item_tag
+
+pytestmark = pytest.mark.anyio
+
+LINKED = 3_000
+# A size budget, not a timing: the pages below name a few of 3,000 related records, never all of them.
+PAGE_BUDGET = 40_000
+TAG_LINK = re.compile(r'<a href="/admin/tag/\d+">([^<]+)</a>')
+ITEM_LINK = re.compile(r'<li><a href="/admin/item/\d+">')
+
+
+@contextmanager
+def loaded(model: type) -> Iterator[list[Any]]:
+    """The `model` records the ORM builds from rows read meanwhile: the related rows a page read."""
+    built: list[Any] = []
+
+    def record(target: Any, context: Any) -> None:
+        built.append(target)
+
+    event.listen(model, "load", record)
+    try:
+        yield built
+    finally:
+        event.remove(model, "load", record)
+
+
+@pytest.fixture
+async def crowded(db, demo) -> Demo:
+    """The lamp tagged 3,000 times (red, then "tag 0001" … "tag 2999"); the chair tagged blue."""
+    async with db() as session:
+        await session.execute(insert(Tag), [{"name": f"tag {n:04d}", "version": 1} for n in range(1, LINKED)])
+        tag_ids = (await session.scalars(select(Tag.id).where(Tag.name.startswith("tag ")))).all()
+        links = [{"item_id": demo.lamp.id, "tag_id": tag_id} for tag_id in tag_ids]
+        await session.execute(insert(item_tag), [*links, {"item_id": demo.chair.id, "tag_id": demo.blue.id}])
+        await session.commit()
+    return demo
+
+
+@pytest.fixture
+async def prolific(db, demo) -> Demo:
+    """Ada owns 3,000 items: the lamp and "Widget 0001" … "Widget 2999"."""
+    async with db() as session:
+        await session.execute(
+            insert(Item),
+            [
+                {"name": f"Widget {n:04d}", "price": Decimal(1), "owner_id": demo.ada.id, "version": 1}
+                for n in range(1, LINKED)
+            ],
+        )
+        await session.commit()
+    return demo
+
+
+def _row(html: str, item_id: int) -> str:
+    return re.search(rf'<tr id="item-{item_id}">.*?</tr>', html, re.S).group(0)
+
+
+async def _links_of_lamp(db, demo: Demo) -> int:
+    async with db() as session:
+        return await session.scalar(
+            select(func.count()).select_from(item_tag).where(item_tag.c.item_id == demo.lamp.id)
+        )
+
+
+async def test_a_list_row_names_three_of_its_3000_tags_and_the_page_reads_no_more(browser, crowded):
+    with loaded(Tag) as tags, count_statements() as statements:
+        page = (await browser.open("/admin/item/")).text
+    lamp = _row(page, crowded.lamp.id)
+    assert TAG_LINK.findall(lamp) == ["red", "tag 0001", "tag 0002"], "the first three in the relation's order"
+    assert " and 2,997 more</td>" in lamp
+    chair = _row(page, crowded.chair.id)
+    assert TAG_LINK.findall(chair) == ["blue"] and " more</td>" not in chair, "each row counts its own tags"
+    assert len(page) < PAGE_BUDGET and html_problems(page) == []
+    assert len(tags) == 4, "three of the lamp's tags and the chair's one are read, not 3,001"
+    reading_tags = [s for s in statements if re.search(r"\bFROM item_tag\b|\bJOIN item_tag\b", s)]
+    assert len(reading_tags) == 1, "one statement for the page's tags, whatever its number of rows"
+
+
+async def test_a_row_fragment_names_three_tags_after_a_read_and_after_an_inline_save(htmx, db, crowded):
+    url = f"/admin/item/{crowded.lamp.id}"
+    with loaded(Tag) as tags:
+        fragment = (await htmx.open(url)).text
+    assert TAG_LINK.findall(fragment) == ["red", "tag 0001", "tag 0002"] and " and 2,997 more</td>" in fragment
+    assert len(tags) == 3 and html_problems(fragment, fragment=True) == []
+
+    saved = await htmx.submit(url, {"name": "Desk lamp", "_version": "1"}, method="PUT")
+    assert saved.status_code == 200 and "Desk lamp" in saved.text
+    row = _row(saved.text, crowded.lamp.id)
+    assert TAG_LINK.findall(row) == ["red", "tag 0001", "tag 0002"] and " and 2,997 more</td>" in row
+    assert await _links_of_lamp(db, crowded) == LINKED, "a save that leaves the tags out keeps every link"
+
+
+async def test_a_failed_inline_save_shows_the_row_form_and_keeps_every_link(htmx, db, crowded):
+    refused = await htmx.submit(f"/admin/item/{crowded.lamp.id}", {"price": "-1", "_version": "1"}, method="PUT")
+    assert refused.status_code == 422 and "<input" in refused.text
+    assert await _links_of_lamp(db, crowded) == LINKED
+
+
+async def test_a_detail_page_names_fifty_of_3000_tags_and_reads_no_more(browser, crowded):
+    with loaded(Tag) as tags:
+        page = (await browser.open(f"/admin/item/{crowded.lamp.id}")).text
+    assert len(TAG_LINK.findall(page)) == 50 and " and 2,950 more</dd>" in page
+    assert TAG_LINK.findall(page)[:3] == ["red", "tag 0001", "tag 0002"]
+    assert len(page) < PAGE_BUDGET and html_problems(page) == []
+    assert len(tags) == 50
+
+
+async def test_a_detail_page_pages_3000_related_items_and_links_to_all_of_them(browser, prolific):
+    with loaded(Item) as items:
+        page = (await browser.open(f"/admin/user/{prolific.ada.id}")).text
+    assert "Items <small>(3,000)</small>" in page
+    assert len(ITEM_LINK.findall(page)) == 20 and len(items) == 20, "the first page of them, read and shown"
+    everything = f'href="/admin/item/?owner_id={prolific.ada.id}">All 3,000 items'
+    assert everything in page and len(page) < PAGE_BUDGET and html_problems(page) == []
+    listed = (await browser.open(f"/admin/item/?owner_id={prolific.ada.id}")).text
+    assert ">3,000</span> items" in listed and "Chair" not in listed, "the link lists exactly ada's items"
+
+
+async def test_a_user_without_items_says_so_on_their_page(browser, prolific):
+    page = (await browser.open(f"/admin/user/{prolific.alan.id}")).text
+    assert "Items <small>(1)</small>" in page and "All 1 items" not in page
+
+
+async def test_the_edit_form_of_a_record_with_3000_tags_offers_no_3000_options(browser, crowded):
+    page = (await browser.open(f"/admin/item/{crowded.lamp.id}/edit")).text
+    assert '<select id="field-tags"' not in page, "more tags than a select holds: an autocomplete"
+    assert 'hx-get="/admin/tag/lookup"' in page
+    assert page.count("<option") < 10, "the owner's two choices and the status's three, no tag options"
+    assert html_problems(page) == []
