@@ -4,16 +4,32 @@ and each reads a few of the related rows, not all of them."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    MetaData,
+    String,
+    Table,
+    and_,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from tests.conftest import Demo, count_statements
+from tests.conftest import Demo, add_account, count_statements
+from tests.hosts import HTMX, Person, own_tables, signed_in
 from tests.html_check import html_problems
+from webapp.admin import ModelAdmin
 from webapp.demo.models import Item, Tag, item_tag
 
 pytestmark = pytest.mark.anyio
@@ -143,3 +159,131 @@ async def test_the_edit_form_of_a_record_with_3000_tags_offers_no_3000_options(b
     assert 'hx-get="/admin/tag/lookup"' in page
     assert page.count("<option") < 10, "the owner's two choices and the status's three, no tag options"
     assert html_problems(page) == []
+
+
+# -- keys of several columns, a collection of its own model, a collection that cannot be read in part --------
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+route_stop = Table(
+    "route_stop",
+    Base.metadata,
+    Column("region", String(20), primary_key=True),
+    Column("number", String(20), primary_key=True),
+    Column("stop_id", ForeignKey("stop.id"), primary_key=True),
+    Column("is_open", Boolean, nullable=False),
+    ForeignKeyConstraint(["region", "number"], ["route.region", "route.number"]),
+)
+stop_link = Table(
+    "stop_link",
+    Base.metadata,
+    Column("stop_id", ForeignKey("stop.id"), primary_key=True),
+    Column("neighbour_id", ForeignKey("stop.id"), primary_key=True),
+)
+
+
+class Stop(Base):
+    __tablename__ = "stop"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    neighbours: Mapped[list[Stop]] = relationship(
+        secondary=stop_link,
+        primaryjoin=lambda: Stop.id == stop_link.c.stop_id,
+        secondaryjoin=lambda: Stop.id == stop_link.c.neighbour_id,
+        order_by=lambda: Stop.name,
+    )
+
+
+class Route(Base):
+    """A key of two columns, and its stops twice: all of them, and the open ones (a join with a condition of its
+    own, which cannot be read by keys alone: it is read whole)."""
+
+    __tablename__ = "route"
+    region: Mapped[str] = mapped_column(String(20), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    stops: Mapped[list[Stop]] = relationship(secondary=route_stop, order_by=lambda: Stop.name)
+    open_stops: Mapped[list[Stop]] = relationship(
+        secondary=route_stop,
+        primaryjoin=lambda: and_(
+            Route.region == route_stop.c.region, Route.number == route_stop.c.number, route_stop.c.is_open.is_(True)
+        ),
+        order_by=lambda: Stop.name,
+        viewonly=True,
+    )
+
+
+class RouteAdmin(ModelAdmin, model=Route):
+    list_display = ("name", "stops", "open_stops")
+    form_fields = ("region", "number", "name")
+
+
+class StopAdmin(ModelAdmin, model=Stop):
+    list_display = ("name", "neighbours")
+
+
+@pytest.fixture
+async def network(database_url: str) -> AsyncIterator[Person]:
+    """Ten stops; North 1 calls at s00 … s05 (s05 closed), North 2 at s06, South 1 nowhere; s00 neighbours
+    every other stop, s01 neighbours s00."""
+    async with own_tables(database_url, Base.metadata) as sessions:
+        await add_account(sessions, "planner", superuser=True)
+        async with sessions() as session:
+            await session.execute(insert(Stop), [{"id": n + 1, "name": f"s{n:02d}"} for n in range(10)])
+            await session.execute(
+                insert(Route),
+                [
+                    {"region": "north", "number": "1", "name": "North 1"},
+                    {"region": "north", "number": "2", "name": "North 2"},
+                    {"region": "south", "number": "1", "name": "South 1"},
+                ],
+            )
+            calls = [{"region": "north", "number": "1", "stop_id": n + 1, "is_open": n != 5} for n in range(6)]
+            calls.append({"region": "north", "number": "2", "stop_id": 7, "is_open": True})
+            await session.execute(insert(route_stop), calls)
+            links = [{"stop_id": 1, "neighbour_id": n} for n in range(2, 11)] + [{"stop_id": 2, "neighbour_id": 1}]
+            await session.execute(insert(stop_link), links)
+            await session.commit()
+        async with signed_in(database_url, Base.metadata, [RouteAdmin, StopAdmin], "planner") as person:
+            yield person
+
+
+def _text(html: str) -> str:
+    """The page without its links' tags, as its detail values read."""
+    return re.sub(r"<a [^>]+>|</a>", "", html)
+
+
+def _cells_of(html: str, label: str) -> list[str]:
+    """The value cells of the list row whose first cell names `label`."""
+    for row in re.findall(r"<tr id=.*?</tr>", html, re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        if f">{label}</a>" in cells[1]:
+            return [re.sub(r"<[^>]+>", "", cell) for cell in cells[2:-1]]
+    raise AssertionError(f"no row names {label}")
+
+
+async def test_a_key_of_two_columns_gets_each_rows_own_first_records_and_count(network):
+    with count_statements() as statements:
+        page = (await network.get("/admin/route/")).text
+    assert _cells_of(page, "North 1") == ["s00, s01, s02 and 3 more", "s00, s01, s02 and 2 more"]
+    assert _cells_of(page, "North 2") == ["s06", "s06"]
+    assert _cells_of(page, "South 1") == ["—", "—"]
+    sampled = [s for s in statements if "row_number() OVER (PARTITION BY route_stop.region, route_stop.number" in s]
+    assert len(sampled) == 1, "the stops of every row in one statement, by the two key columns"
+    detail = _text((await network.get("/admin/route/north,1")).text)
+    assert "s00, s01, s02, s03, s04, s05</dd>" in detail and "s00, s01, s02, s03, s04</dd>" in detail
+    fragment = (await network.get("/admin/route/north,2", **HTMX)).text
+    assert _cells_of(fragment, "North 2") == ["s06", "s06"]
+
+
+async def test_a_collection_of_records_of_the_same_model_gets_its_first_records_and_count(network):
+    with count_statements() as statements:
+        page = (await network.get("/admin/stop/")).text
+    assert _cells_of(page, "s00") == ["s01, s02, s03 and 6 more"]
+    assert [s for s in statements if "row_number() OVER (PARTITION BY stop_link.stop_id" in s]
+    assert _cells_of(page, "s01") == ["s00"] and _cells_of(page, "s02") == ["—"]
+    detail = _text((await network.get("/admin/stop/1")).text)
+    assert ", ".join(f"s{n:02d}" for n in range(1, 10)) + "</dd>" in detail
