@@ -18,7 +18,14 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import (
+    RelationshipDirection,
+    RelationshipProperty,
+    contains_eager,
+    joinedload,
+    lazyload,
+    selectinload,
+)
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin import samples
@@ -321,6 +328,9 @@ class ModelAdmin:
         relationships = inspect(self.model).relationships
         names = sorted({f.relationship for f in fields if f.relationship})
         if not whole:
+            # Left unloaded whatever the relationship's own `lazy`: an eager default would read them whole.
+            sampled = [name for name in names if name in self.sampled_collections]
+            statement = statement.options(*(lazyload(getattr(self.model, name)) for name in sampled))
             names = [name for name in names if name not in self.sampled_collections]
         joined = next((name for name in names if _joinable_collection(self.model, relationships[name])), None)
         for name in names:
