@@ -122,6 +122,17 @@ async def test_a_row_fragment_names_three_tags_after_a_read_and_after_an_inline_
     assert await _links_of_lamp(db, crowded) == LINKED, "a save that leaves the tags out keeps every link"
 
 
+async def test_an_inline_save_that_changes_the_tags_shows_them_as_a_list_row_does(htmx, db, crowded):
+    async with db() as session:
+        third = await session.scalar(select(Tag.id).where(Tag.name == "tag 0003"))
+    url = f"/admin/item/{crowded.lamp.id}"
+    saved = await htmx.submit(url, {"tags": [str(third), str(crowded.red.id)], "_version": "1"}, method="PUT")
+    assert saved.status_code == 200
+    assert TAG_LINK.findall(_row(saved.text, crowded.lamp.id)) == ["red", "tag 0003"], "in the relation's order"
+    assert TAG_LINK.findall(_row((await htmx.open(url)).text, crowded.lamp.id)) == ["red", "tag 0003"]
+    assert await _links_of_lamp(db, crowded) == 2
+
+
 async def test_a_failed_inline_save_shows_the_row_form_and_keeps_every_link(htmx, db, crowded):
     refused = await htmx.submit(f"/admin/item/{crowded.lamp.id}", {"price": "-1", "_version": "1"}, method="PUT")
     assert refused.status_code == 422 and "<input" in refused.text

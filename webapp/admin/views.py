@@ -436,10 +436,16 @@ def _keep_own_session(request: AnyRequest, obj: Any) -> None:
 async def _reload_changed_relations(
     session: AsyncSession, admin: ModelAdmin, obj: Any, changes: dict[str, Any]
 ) -> None:
-    """After a write the record in memory is current, except a many-to-one whose key changed: reload that one."""
+    """After a write the record in memory is current, except what its list row shows of a changed relation: a
+    many-to-one whose key changed is reloaded, and a changed collection (in the order it was posted) is read as a
+    list row reads it, its first records in the relation's order and their count."""
     stale = [f.relationship for f in admin.list_fields if f.relationship and not f.type.many and f.name in changes]
     if stale:
         await session.refresh(obj, attribute_names=stale)
+    sampled = [f.name for f in admin.list_fields if f.name in admin.sampled_collections]
+    if any(name in changes for name in sampled):
+        session.expire(obj, sampled)
+        await admin.read_related(session, [obj], Reading.ROW)
 
 
 RELATED_ROWS = 20
