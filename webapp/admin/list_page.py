@@ -35,6 +35,7 @@ from webapp.admin.listing import (
     ordering,
     search_conditions,
 )
+from webapp.admin.samples import Reading
 
 if TYPE_CHECKING:
     from webapp.admin.options import ModelAdmin
@@ -121,7 +122,8 @@ class ListPage:
     - `estimate()`: PostgreSQL's estimate of an uncounted table's rows;
     - `keyset_rows(...)` (Next, Previous and Last by cursor) or `numbered_rows(...)` (page N);
     - `choice_counts(...)`: the choices the count did not reach;
-    - `fetch(statement, params)`: runs a statement of rows.
+    - `fetch(statement, params)`: runs a statement of rows;
+    - `related(rows)`: the first records of each listed collection, with their count, for the page's rows.
 
     Statements are built once per view and kept in the site's `BuiltStatements` under `view_key`: a step whose
     statement depends on anything else (the account, the time) adds it to `view_key`. A scoped model's
@@ -308,6 +310,11 @@ class ListPage:
     async def fetch(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
         return list((await self.session.execute(statement, params)).unique().scalars())
 
+    async def related(self, rows: list[Any]) -> None:
+        """A list cell names a collection's first records and counts the rest: those are read for the page's rows
+        at once, one statement per collection (ModelAdmin.read_related), never every related row."""
+        await self.admin.read_related(self.session, rows, Reading.ROW)
+
     # -- the page -------------------------------------------------------------------------------------------
 
     async def page(self) -> Page:
@@ -344,6 +351,7 @@ class ListPage:
             rows = await self.numbered_rows(ordered, parts, joins, counted.page_keys)
         if choices and not counted.choices_counted:
             await self.choice_counts(base, choices, counted.exact)
+        await self.related(rows.rows)
         page = Page(
             rows=rows.rows,
             total=counted.total,
@@ -368,7 +376,7 @@ class ListPage:
         for join in joins:
             rows = rows.outerjoin(join)
         rows = rows.where(self.admin.key.expression.in_(keys)).order_by(*order)
-        return self.admin.with_relations(rows, self.admin.list_fields)
+        return self.admin.with_relations(rows, self.admin.list_fields, whole=False)
 
     def _with_rows(self, page: Select[Any], order: list[Any], joins: list[Any]) -> Select[Any]:
         """The page's rows: its keys first (a walk of the ordering; joining each related row before the LIMIT
@@ -376,7 +384,7 @@ class ListPage:
         LIMIT directly inside IN (...). Rows without a key of their own are read as they are: the columns they are
         mapped on may hold NULLs, which no IN matches."""
         if not self.admin.record_pages:
-            return self.admin.with_relations(page, self.admin.list_fields)
+            return self.admin.with_relations(page, self.admin.list_fields, whole=True)
         keys = page.with_only_columns(*self.admin.key.columns, maintain_column_froms=True).subquery("page_keys")
         return self._rows_of(select(*keys.c), order, joins)
 

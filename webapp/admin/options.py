@@ -18,13 +18,22 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import (
+    RelationshipDirection,
+    RelationshipProperty,
+    contains_eager,
+    joinedload,
+    lazyload,
+    selectinload,
+)
 from sqlalchemy.orm.interfaces import LoaderOption
 
+from webapp.admin import samples
 from webapp.admin.fields import Field, humanize, introspect
 from webapp.admin.keys import RecordKey
 from webapp.admin.list_page import ListPage
 from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
+from webapp.admin.samples import Reading
 from webapp.admin.types import COLUMN_TYPES, FieldType, StringType, TypeRegistry
 
 if TYPE_CHECKING:
@@ -316,9 +325,21 @@ class ModelAdmin:
             (selectinload if relationships[name].uselist else joinedload)(getattr(self.model, name)) for name in names
         ]
 
-    def with_relations(self, statement: Select[Any], fields: Sequence[Field]) -> Select[Any]:
+    @cached_property
+    def sampled_collections(self) -> frozenset[str]:
+        """The collections (many-to-many fields) a list row and a detail page read in part: their first records
+        and their count, one statement each (webapp.admin.samples). Any other is read whole."""
+        relationships = inspect(self.model).relationships
+        return frozenset(
+            f.name
+            for f in self.fields.values()
+            if f.type.many and f.relationship and samples.can_sample(relationships[f.relationship])
+        )
+
+    def with_relations(self, statement: Select[Any], fields: Sequence[Field], *, whole: bool) -> Select[Any]:
         """`statement` (rows of this model, already ordered) loading the relations `fields` show, in a fixed
-        number of statements whatever the number of rows.
+        number of statements whatever the number of rows. `whole`: collections read whole (a form's); else the
+        sampled ones are left to `read_related`.
 
         Many-to-one relations are joined into the SELECT. So is one many-to-many, through plain LEFT JOINs on
         its link table (a row per related record), ordered last; not through joinedload, whose nested join
@@ -327,6 +348,11 @@ class ModelAdmin:
         """
         relationships = inspect(self.model).relationships
         names = sorted({f.relationship for f in fields if f.relationship})
+        if not whole:
+            # Left unloaded whatever the relationship's own `lazy`: an eager default would read them whole.
+            sampled = [name for name in names if name in self.sampled_collections]
+            statement = statement.options(*(lazyload(getattr(self.model, name)) for name in sampled))
+            names = [name for name in names if name not in self.sampled_collections]
         joined = next((name for name in names if _joinable_collection(self.model, relationships[name])), None)
         for name in names:
             relationship = relationships[name]
@@ -344,15 +370,29 @@ class ModelAdmin:
                 statement = statement.options(joinedload(attribute))
         return statement
 
+    def shown_fields(self, reading: Reading) -> list[Field]:
+        return self.list_fields if reading is Reading.ROW else self.detail_fields
+
     @cached_property
-    def one_row_statements(self) -> dict[bool, Select[Any]]:
-        """The record by key with the relations its row (False) or its form (True) shows, built once:
-        SQLAlchemy then reuses the compiled statement instead of rebuilding it on every request."""
+    def one_row_statements(self) -> dict[Reading, Select[Any]]:
+        """The record by key with the relations each reading shows, built once: SQLAlchemy then reuses the
+        compiled statement instead of rebuilding it on every request."""
         by_key = select(self.model).where(self.key.matches())
         return {
-            for_form: self.with_relations(by_key, shown)
-            for for_form, shown in ((False, self.list_fields), (True, self.detail_fields))
+            reading: self.with_relations(by_key, self.shown_fields(reading), whole=reading is Reading.FORM)
+            for reading in Reading
         }
+
+    async def read_related(self, session: AsyncSession, objs: Sequence[Any], reading: Reading) -> None:
+        """For `objs` read by a statement of `with_relations(..., whole=False)`: the first records of each
+        sampled collection the reading shows, with their count, one statement per collection."""
+        if reading is Reading.FORM:
+            return
+        limit = samples.LIST_ITEMS if reading is Reading.ROW else samples.DETAIL_ITEMS
+        relationships = inspect(self.model).relationships
+        shown = {f.name for f in self.shown_fields(reading)}
+        for name in sorted(self.sampled_collections & shown):
+            await samples.read(session, relationships[name], objs, limit)
 
     def permits(self, account: Any, action: str) -> bool:
         """Whether `account` may `action` ("view", "add", "change", "delete", "export", "action:<name>") this

@@ -28,6 +28,7 @@ from webapp.admin import audit, cascade
 from webapp.admin.forms import apply_values
 from webapp.admin.integrity import explain
 from webapp.admin.models import AdminLogEntry
+from webapp.admin.samples import Reading
 from webapp.admin.signed_in import SignedIn
 
 if TYPE_CHECKING:
@@ -100,32 +101,35 @@ class RecordService:
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    async def get(self, key: str, *, action: str = "view", for_form: bool = False) -> Any:
-        """The record with this key's text that this account may reach, with the relations its row (or form)
-        shows: 404 when there is none or it is outside the account's scope, 403 when `ModelAdmin.can` refuses
-        `action` on it."""
-        obj = await self.find(key, action=action, for_form=for_form)
+    async def get(self, key: str, *, action: str = "view", reading: Reading = Reading.ROW) -> Any:
+        """The record with this key's text that this account may reach, with the relations `reading` shows
+        (its list row, its page or its form): 404 when there is none or it is outside the account's scope, 403
+        when `ModelAdmin.can` refuses `action` on it."""
+        obj = await self.find(key, action=action, reading=reading)
         if obj is None:
             raise NotFoundException(f"There is no {self.admin.name} with the key “{key}”.")
         return obj
 
-    async def find(self, key: str, *, action: str = "view", for_form: bool = False) -> Any:
+    async def find(self, key: str, *, action: str = "view", reading: Reading = Reading.ROW) -> Any:
         """`get`, but None rather than 404 when there is no such record within the account's scope."""
         admin = self.admin
         values = admin.key.parse(key)
-        obj = None if values is None else await self._load(values, for_form=for_form, scoped=True)
+        obj = None if values is None else await self._load(values, reading=reading, scoped=True)
         if obj is not None and not admin.can(self.account, action, obj):
             raise PermissionDeniedException(f"You may not {action} this {admin.name}.")
         return obj
 
-    async def _load(self, values: tuple[Any, ...], *, for_form: bool, scoped: bool) -> Any:
-        statement = self.admin.one_row_statements[for_form]
+    async def _load(self, values: tuple[Any, ...], *, reading: Reading, scoped: bool) -> Any:
+        statement = self.admin.one_row_statements[reading]
         if scoped:
             statement = self.admin.scoped(statement, self.account)
         result = await self.session.execute(
             statement, self.admin.key.bound(values), execution_options={"populate_existing": True}
         )
-        return result.unique().scalar_one_or_none()
+        obj = result.unique().scalar_one_or_none()
+        if obj is not None:
+            await self.admin.read_related(self.session, [obj], reading)
+        return obj
 
     async def reachable(self, values: tuple[Any, ...]) -> bool:
         """Whether the record with this key exists within the account's scope (without loading it)."""
@@ -150,7 +154,7 @@ class RecordService:
         except (RepositoryError, SQLAlchemyError) as exc:
             return await self._violation(exc)
         values = admin.key.values_of(obj)
-        obj = await self._load(values, for_form=True, scoped=False)
+        obj = await self._load(values, reading=Reading.FORM, scoped=False)
         label = self._label(obj)
         changes = audit.created(audit.state_of(admin, obj))
         await audit.log(

@@ -31,6 +31,7 @@ from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.records import Outcome, RecordService, Result
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
+from webapp.admin.samples import Reading
 from webapp.admin.signed_in import SignedIn
 from webapp.admin.site import AdminSite, site_of
 from webapp.admin.types import BinaryType, BooleanType
@@ -224,7 +225,7 @@ class AdminController(Controller):
         if wants_fragment(request):
             obj = await service.get(pk)
             return render(request, "_row.html", {"obj": obj}, admin=admin)
-        obj = await service.get(pk, for_form=True)
+        obj = await service.get(pk, reading=Reading.DETAIL)
         related = await _related_rows(site, db_session, admin, obj, account_of(request))
         return render(request, "detail.html", {"obj": obj, "related": related}, admin=admin)
 
@@ -261,7 +262,7 @@ class AdminController(Controller):
     ) -> Response[str]:
         site = site_of(request)
         admin = site.get(model)
-        obj = await records(request, admin, db_session).get(pk, action="change", for_form=True)
+        obj = await records(request, admin, db_session).get(pk, action="change", reading=Reading.FORM)
         form = forms.instance_form(admin.editable_fields, obj)
         context = {"form": form, "obj": obj, "pk": admin.key_of(obj), "version": admin.version_token(obj)}
         if wants_fragment(request):
@@ -289,7 +290,7 @@ class AdminController(Controller):
         site = site_of(request)
         admin = site.get(model)
         service = records(request, admin, db_session)
-        obj = await service.get(pk, action="change", for_form=True)
+        obj = await service.get(pk, action="change", reading=Reading.FORM)
         key = admin.key_of(obj)
         posted = await request.form()
         form, values = await forms.parse_submission(
@@ -316,7 +317,7 @@ class AdminController(Controller):
         else:
             conflict = posted_version is not None and posted_version != admin.version_token(obj)
         # Refused or stale: read the record afresh (a failed write was rolled back) and show the form again.
-        obj = await service.get(pk, action="change", for_form=True)
+        obj = await service.get(pk, action="change", reading=Reading.FORM)
         await forms.load_choices(
             db_session,
             form,
@@ -435,10 +436,16 @@ def _keep_own_session(request: AnyRequest, obj: Any) -> None:
 async def _reload_changed_relations(
     session: AsyncSession, admin: ModelAdmin, obj: Any, changes: dict[str, Any]
 ) -> None:
-    """After a write the record in memory is current, except a many-to-one whose key changed: reload that one."""
+    """After a write the record in memory is current, except what its list row shows of a changed relation: a
+    many-to-one whose key changed is reloaded, and a changed collection (in the order it was posted) is read as a
+    list row reads it, its first records in the relation's order and their count."""
     stale = [f.relationship for f in admin.list_fields if f.relationship and not f.type.many and f.name in changes]
     if stale:
         await session.refresh(obj, attribute_names=stale)
+    sampled = [f.name for f in admin.list_fields if f.name in admin.sampled_collections]
+    if any(name in changes for name in sampled):
+        session.expire(obj, sampled)
+        await admin.read_related(session, [obj], Reading.ROW)
 
 
 RELATED_ROWS = 20
@@ -483,7 +490,7 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
     site = site_of(request)
     admin = site.get(model)
     service = records(request, admin, session)
-    result = await service.delete(await service.get(pk, action="delete", for_form=True))
+    result = await service.delete(await service.get(pk, action="delete", reading=Reading.FORM))
     if not result.ok:
         assert result.refusal is not None
         messages = [msg(result.refusal.message, "error")]

@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import inspect
 
 from webapp.admin.keys import url_segment
+from webapp.admin.samples import DETAIL_ITEMS, LIST_ITEMS, sample_of
 from webapp.admin.types.base import EMPTY, CellRenderer, FieldError, FieldType, RawValue, WidgetInput, html, to_json
 from webapp.admin.widgets import EMPTY_CHOICE, lookup_html
 
@@ -143,26 +144,26 @@ class ManyToManyType(RelationType):
         )
 
     def cell(self, site: Any, field: Field, obj: Any, *, truncate: bool = False) -> Markup:
-        items = getattr(obj, field.name)
-        if not items:
+        # The first records only: a list row or a detail page reads no more of them (webapp.admin.samples).
+        sample = sample_of(obj, field.name, LIST_ITEMS if truncate else DETAIL_ITEMS)
+        if not sample.total:
             return Markup(EMPTY)
-        shown = items[: LIST_ITEMS if truncate else DETAIL_ITEMS]
-        return Markup(", ".join([link(site, o) for o in shown]) + _more(len(items), len(shown)))
+        return Markup(", ".join([link(site, o) for o in sample.shown]) + _more(sample.total, len(sample.shown)))
 
     def cell_renderer(self, site: Any, field: Field) -> CellRenderer:
         name, draw = field.name, linker(site, field.related_model)  # `links`: see ForeignKeyType
 
         def collection(obj: Any, links: dict[int, str]) -> str:
-            values = getattr(obj, name)
-            if not values:
+            sample = sample_of(obj, name, LIST_ITEMS)
+            if not sample.total:
                 return EMPTY
             out = []
-            for value in values[:LIST_ITEMS]:
+            for value in sample.shown:
                 drawn = links.get(id(value))
                 if drawn is None:
                     drawn = links[id(value)] = draw(value)
                 out.append(drawn)
-            return ", ".join(out) + _more(len(values), len(out))
+            return ", ".join(out) + _more(sample.total, len(out))
 
         return collection
 
@@ -175,12 +176,6 @@ class ManyToManyType(RelationType):
 
     def from_json(self, field: Field, value: Any) -> Any:
         return [self.key_from_json(field, key) for key in value]
-
-
-# Related records named in a list cell and on a detail page; the rest are counted, so a record linked to
-# thousands stays a short row (tests/test_list_and_detail.py).
-LIST_ITEMS = 3
-DETAIL_ITEMS = 50
 
 
 def _more(total: int, shown: int) -> str:
