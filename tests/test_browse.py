@@ -252,6 +252,8 @@ async def test_the_browsed_schema_is_left_as_it_was_and_history_commits_first(cl
     [
         ("not a database url", "is not a database URL"),
         ("nosuchdialect+x://h/db", "no database dialect"),
+        ("postgresql+psycopg2://postgres@127.0.0.1/test", "driver for 'postgresql+psycopg2' is not installed"),
+        ("sqlite:///{tmp}/empty.sqlite3", "is not an asyncio driver"),
         ("postgresql+asyncpg://postgres@127.0.0.1:1/test", "cannot reach the database"),
         ("sqlite+aiosqlite:///{tmp}/missing.sqlite3", "there is no SQLite database"),
         ("sqlite+aiosqlite:///{tmp}/empty.sqlite3", "has no tables or views"),

@@ -19,7 +19,7 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from webapp.admin.types import COLUMN_TYPES, FOREIGN_KEY, MANY_TO_MANY, FieldError, FieldType, RawValue, TypeRegistry
 
-__all__ = ["Field", "FieldError", "RawValue", "humanize", "introspect", "is_hidden"]
+__all__ = ["Field", "FieldError", "RawValue", "humanize", "introspect", "is_hidden", "sql_type_of"]
 
 
 @dataclass(frozen=True)
@@ -210,8 +210,9 @@ def _computed_field(name: str, value_type: Any, labels: Mapping[str, str], types
     )
 
 
-def _hybrid_type(model: type, name: str) -> Any:
-    """The SQL type of a hybrid's class-level expression; None when it has none (it is Python only)."""
+def sql_type_of(model: type, name: str) -> Any:
+    """The SQL type of a computed attribute's class-level expression (a column_property's, a hybrid's); None
+    when it has none (a Python-only hybrid)."""
     try:
         expression = getattr(model, name)
     except Exception:  # a Python-only hybrid evaluated on the class may raise anything
@@ -258,7 +259,7 @@ def introspect(
             fields[rel.key] = _many_to_many_field(rel, labels)
     for name, descriptor in mapper.all_orm_descriptors.items():
         if getattr(descriptor, "extension_type", None) is HybridExtensionType.HYBRID_PROPERTY:
-            fields[name] = _computed_field(name, _hybrid_type(model, name), labels, types)
+            fields[name] = _computed_field(name, sql_type_of(model, name), labels, types)
     for name, chosen in (field_types or {}).items():
         if name not in fields:
             raise TypeError(f"{model.__name__}: field_types names an unknown field: {name}")

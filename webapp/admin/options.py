@@ -29,7 +29,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from webapp.admin import samples
-from webapp.admin.fields import Field, humanize, introspect
+from webapp.admin.fields import Field, humanize, introspect, sql_type_of
 from webapp.admin.keys import RecordKey
 from webapp.admin.list_page import ListPage
 from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
@@ -269,13 +269,11 @@ class ModelAdmin:
     @cached_property
     def sortable(self) -> set[str]:
         # A computed value sorts by its SQL (a column_property); a hybrid only when it has an expression.
-        return {f.name for f in self.list_fields if not f.type.many and (not f.computed or self._has_sql(f.name))}
-
-    def _has_sql(self, name: str) -> bool:
-        try:
-            return hasattr(getattr(self.model, name), "type")
-        except Exception:  # a Python-only hybrid evaluated on the class may raise anything
-            return False
+        return {
+            f.name
+            for f in self.list_fields
+            if not f.type.many and (not f.computed or sql_type_of(self.model, f.name) is not None)
+        }
 
     @cached_property
     def default_ordering(self) -> list[str]:
