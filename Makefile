@@ -49,8 +49,9 @@ format: install
 	$(BIN)/ruff format webapp tests
 	$(BIN)/ruff check --fix webapp tests
 
+# One worker per core, a whole test file to each (`python -m pytest tests/x.py` alone runs in one process).
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # Regenerates docs/screenshots/*.png from a freshly seeded database in a temporary folder (needs Chromium).
 screenshots: install
