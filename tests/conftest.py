@@ -130,17 +130,32 @@ async def _create_schema(url: str) -> None:
 
 
 async def empty_tables(url: str) -> None:
-    """Every table of the models emptied (on PostgreSQL, their ids counting from 1 again)."""
+    """Every table of the models emptied, and their ids counting from 1 again: a page's size must not depend on
+    which tests ran before it in this database (the ids come from named sequences, which TRUNCATE's RESTART
+    IDENTITY leaves alone)."""
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             tables = ", ".join(f'"{t.name}"' for t in METADATA.sorted_tables)
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                text(
+                    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) FROM pg_sequences "
+                    "WHERE schemaname = current_schema()"
+                )
+            )
         else:
-            # DELETE, not TRUNCATE: MariaDB's TRUNCATE makes each table anew. (Its ids come from sequences, which
-            # neither resets.)
+            # DELETE, not TRUNCATE: MariaDB's TRUNCATE makes each table anew.
             for table in reversed(METADATA.sorted_tables):
                 await conn.execute(table.delete())
+            sequences = await conn.scalars(
+                text(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() AND table_type = 'SEQUENCE'"
+                )
+            )
+            for sequence in sequences.all():
+                await conn.execute(text(f"ALTER SEQUENCE `{sequence}` RESTART"))
     await engine.dispose()
 
 
