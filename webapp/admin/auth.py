@@ -56,6 +56,10 @@ async def load_account(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed
     return account
 
 
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
 async def require_account(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard on the admin router: a signed-in account, and the permission the route's `opt` names."""
     if handler.opt.get(PUBLIC):
@@ -64,7 +68,7 @@ async def require_account(connection: ASGIConnection[Any, Any, Any, Any], handle
     if account is None:
         raise NotAuthorizedException("Please sign in.")
     connection.state.admin_account = account
-    today = datetime.now(UTC).date().isoformat()
+    today = _today()
     if connection.scope["session"].get(SEEN_KEY) != today:
         # Unchanged sessions are not written back; this keeps an active one's expiry sliding, once a day.
         connection.scope["session"][SEEN_KEY] = today
@@ -174,7 +178,8 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             error="Please enter a correct username and password.",
         )
     account.last_login_at = datetime.now(UTC)
-    signed_in = {ACCOUNT_KEY: account.id, EPOCH_KEY: account.session_epoch}
+    # Seen today already: the first page after signing in need not write the session back to say so.
+    signed_in = {ACCOUNT_KEY: account.id, EPOCH_KEY: account.session_epoch, SEEN_KEY: _today()}
     await db.commit()
     await throttle.succeeded(key)
     # A new session id on sign-in: a session id planted before sign-in is not carried over.

@@ -44,6 +44,7 @@ from webapp.admin.bulk import BulkController
 from webapp.admin.db import SAFE_METHODS, TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
 from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
 from webapp.admin.history import HistoryController
+from webapp.admin.messages import MessageCookie
 from webapp.admin.options import ModelAdmin
 from webapp.admin.resources import MIGRATIONS_DIR, STATIC_DIR
 from webapp.admin.sessions import session_setup
@@ -169,6 +170,7 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         _migrations_for_a_host_without_any(config)
         site.templates = AdminTemplates(site, [*self.template_directories, *_host_template_directories(app_config)])
         sessions = session_setup(config, self.redis_url, name=site.name, cookie_path=self.path)
+        site.messages = MessageCookie(site.name, self.path, self._secret(app_config))
         self._register_stores(app_config, sessions.stores)
         app_config.route_handlers.append(
             Router(
@@ -208,6 +210,21 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         app_config.on_startup.append(sync_permissions)
         return app_config
 
+    def _secret(self, app_config: AppConfig) -> str:
+        """What signs CSRF tokens and the message cookie: the host's CSRF secret when its CSRF check covers the
+        admin, else the one given, else one generated for this process (and the log says so)."""
+        if app_config.csrf_config is not None:
+            return app_config.csrf_config.secret
+        if self.secret is None:
+            self.secret = secrets.token_hex(32)
+            log.warning(
+                "AdminPlugin at %s was given no secret: generated one for this process. CSRF tokens will not "
+                "survive a restart, and several workers will refuse each other's forms. Pass AdminPlugin(secret=...) "
+                "from your settings.",
+                self.path,
+            )
+        return self.secret
+
     def _csrf_middleware(self, app_config: AppConfig) -> list[DefineMiddleware]:
         """The admin's own CSRF check on its router, unless the host's (app-wide) one covers the admin already."""
         host = app_config.csrf_config
@@ -223,17 +240,8 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                     f"{host.header_name!r}. Use header_name={CSRF_HEADER!r}, or leave csrf_config to the admin."
                 )
             return []
-        secret = self.secret
-        if secret is None:
-            secret = secrets.token_hex(32)
-            log.warning(
-                "AdminPlugin at %s was given no secret: generated one for this process. CSRF tokens will not "
-                "survive a restart, and several workers will refuse each other's forms. Pass AdminPlugin(secret=...) "
-                "from your settings.",
-                self.path,
-            )
         csrf = CSRFConfig(
-            secret=secret,
+            secret=self._secret(app_config),
             cookie_name=CSRF_COOKIE,
             cookie_path=self.path,
             header_name=CSRF_HEADER,

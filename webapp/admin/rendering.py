@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
+from litestar.datastructures import Cookie
 from litestar.enums import MediaType
-from litestar.plugins.flash import flash
 from litestar.response import Redirect
 
 from webapp.admin.options import ModelAdmin
@@ -43,19 +43,24 @@ def render(
         "account": getattr(request.state, "admin_account", None),
         **context,
     }
-    if not name.startswith("_") and "session" in request.scope:
+    cookies: list[Cookie] = []
+    if not name.startswith("_") and site.messages is not None and site.messages.name in request.cookies:
         # Messages left by the previous request (POST, then redirect) show on the next whole page.
-        full_context["messages"] = request.session.pop("_messages", []) + full_context["messages"]
+        full_context["messages"] = site.messages.read(request) + full_context["messages"]
+        cookies.append(site.messages.cleared())
     return Response(
         site.templates.render(request, admin, name, full_context),
         media_type=MediaType.HTML,
         status_code=status_code,
         headers={**VARY, **(headers or {})},
+        cookies=cookies,
     )
 
 
 def redirect_with_message(
-    request: Request[Any, Any, Any], path: str, message: str, category: str = "success"
+    request: Request[Any, Any, Any], path: str, message: str | dict[str, Any], category: str = "success"
 ) -> Redirect:
-    flash(request, message, category=category)
-    return Redirect(path=path, status_code=303, headers=VARY)
+    """A 303 to `path` that shows `message` (text, or a dict as `views.msg` makes) on the page it leads to."""
+    message = message if isinstance(message, dict) else {"message": message, "category": category}
+    cookie = site_of(request).messages.leave(request, message)
+    return Redirect(path=path, status_code=303, headers=VARY, cookies=[cookie])

@@ -49,6 +49,8 @@ class AdminSite:
         self.templates: Any = None
         # The advanced-alchemy config whose sessions the admin uses; set when the plugin mounts.
         self.db_config: Any = None
+        # The signed cookie that carries a message to the next whole page (webapp.admin.messages); set on mount.
+        self.messages: Any = None
         # Tables lately found big: their relation widgets are autocompletes, their list counts are capped.
         self.table_sizes = TableSizes()
         # List views (and their filter choices) lately counted over the cap; forgotten whenever the admin writes.

@@ -16,7 +16,7 @@ from litestar import Controller, Request, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Redirect, Response
+from litestar.response import Response
 from sqlalchemy import ColumnElement, String, and_, cast, false, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import RelationshipDirection
@@ -507,5 +507,4 @@ async def _delete(request: AnyRequest, session: AsyncSession, model: str, pk: st
     if wants_fragment(request):
         total = await count_display(admin, session, request.headers.get("hx-current-url"), account_of(request))
         return render(request, "_row_deleted.html", {"total": total, "messages": [message]}, admin=admin)
-    request.session.setdefault("_messages", []).append(message)
-    return Redirect(path=admin.list_url, status_code=303, headers={"Vary": "HX-Request"})
+    return redirect_with_message(request, admin.list_url, message)
