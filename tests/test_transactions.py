@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import count_statements
-from webapp.admin.db import one_snapshot, only_reading, writing
+from webapp.admin.db import one_snapshot, only_reading, writer_queue, writing
 from webapp.db import make_db_config
 
 pytestmark = pytest.mark.anyio
@@ -73,3 +73,61 @@ async def test_an_export_streams_through_a_server_side_cursor_in_one_transaction
         "Chair",
         "Lamp",
     ]
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path) -> AsyncIterator[AsyncEngine]:
+    engine = make_db_config(f"sqlite+aiosqlite:///{tmp_path}/queue.sqlite3").get_engine()
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE turn (writer INTEGER)"))
+    yield engine
+    await engine.dispose()
+
+
+async def _write(engine: AsyncEngine, writer: int, started: list[int], hold: float = 0.0, fail: bool = False):
+    with writing():
+        try:
+            async with engine.begin() as conn:
+                started.append(writer)
+                await conn.execute(text("INSERT INTO turn VALUES (:w)"), {"w": writer})
+                await asyncio.sleep(hold)
+                if fail:
+                    raise RuntimeError("this writer's transaction fails")
+        except RuntimeError:
+            pass
+
+
+@pytest.mark.optimisation("SQLite writers of one process take the write lock first come, first served")
+async def test_sqlite_writers_of_one_process_begin_in_the_order_they_asked(sqlite_engine):
+    connections = [await sqlite_engine.connect() for _ in range(8)]
+    for conn in connections:  # back to the pool, open: a writer then reaches BEGIN without connecting first
+        await conn.close()
+    started: list[int] = []
+    first = asyncio.create_task(_write(sqlite_engine, 0, started, hold=0.2))
+    await asyncio.sleep(0.05)  # the first writer holds the write lock; the others queue behind it, in order
+    queue = writer_queue(sqlite_engine)
+    assert queue is not None
+    waiting = []
+    for writer in range(1, 8):
+        waiting.append(asyncio.create_task(_write(sqlite_engine, writer, started)))
+        while queue.waiting < writer:  # noqa: ASYNC110 (this writer is in the queue before the next one asks)
+            await asyncio.sleep(0.001)
+    await asyncio.gather(first, *waiting)
+    assert started == list(range(8))
+    async with sqlite_engine.connect() as conn:
+        assert (await conn.scalars(text("SELECT writer FROM turn ORDER BY rowid"))).all() == list(range(8))
+
+
+async def test_a_failed_sqlite_write_lets_the_next_writer_in_and_keeps_nothing(sqlite_engine):
+    started: list[int] = []
+    await asyncio.wait_for(
+        asyncio.gather(
+            _write(sqlite_engine, 1, started, hold=0.05, fail=True),
+            _write(sqlite_engine, 2, started),
+            _write(sqlite_engine, 3, started),
+        ),
+        timeout=5,
+    )
+    assert started[0] == 1 and sorted(started) == [1, 2, 3]
+    async with sqlite_engine.connect() as conn:
+        assert sorted((await conn.scalars(text("SELECT writer FROM turn"))).all()) == [2, 3]

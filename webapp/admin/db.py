@@ -16,28 +16,33 @@ for the admin, for hosts that have none yet.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, EngineConfig, SQLAlchemyAsyncConfig
 from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, get_aa_scope_state
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
+from sqlalchemy.util.concurrency import in_greenlet
 
 from webapp.admin.sqlite_driver import use_one_trip_cursors
 
 log = logging.getLogger(__name__)
 
-SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=NORMAL")
+SQLITE_BUSY_TIMEOUT_MS = 15000
+SQLITE_PRAGMAS = ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON", "synchronous=NORMAL")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Set for requests that write (see the module's docstring).
@@ -86,12 +91,74 @@ def _apply_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: Connection
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    # A request that writes takes the write lock up front; one that only reads opens no transaction.
-    if write_intent.get():
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    elif not _without_transaction():
-        connection.exec_driver_sql("BEGIN")
+class SQLiteWriterQueue:
+    """Writers of one process take SQLite's write lock in the order they asked for it.
+
+    Without it, concurrent writers wait in SQLite's busy handler, which sleeps and retries with growing pauses
+    (up to 100 ms): a writer that has waited long retries seldom and loses to newcomers, so under eight
+    concurrent writers some wait for seconds (bench/README.md, "Where a write's time goes"). Here a writer
+    first queues on an asyncio lock (first come, first served), held from its BEGIN IMMEDIATE until its
+    connection goes back to the pool after the commit or rollback. Other processes still meet SQLite's busy
+    handler. A writer that cannot get the lock within the busy timeout goes on without it (SQLite's own lock
+    still guards the data), so a leaked hold can slow writers but never stop them. Guarded by
+    tests/test_transactions.py (the queue is first come, first served, and released after a failure).
+    """
+
+    HELD = "admin_holds_write_queue"
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+        self.waiting = 0  # writers queued now
+
+    def enter(self, connection: Connection) -> None:
+        """Called before BEGIN IMMEDIATE: waits in SQLAlchemy's greenlet (outside one, as in a plain sync use of
+        the engine, there is no event loop to queue on)."""
+        info = connection.connection.info
+        if info.get(self.HELD) or not in_greenlet():
+            return
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # an engine outlives a test's event loop; an asyncio.Lock does not
+            self._loop, self._lock = loop, asyncio.Lock()
+        lock = self._lock
+        self.waiting += 1
+        try:
+            await_(asyncio.wait_for(lock.acquire(), self.timeout))
+        except TimeoutError:
+            log.warning("a SQLite writer waited %.0f s for the write queue; going on without it", self.timeout)
+            return
+        finally:
+            self.waiting -= 1
+        info[self.HELD] = lock
+
+    def leave(self, _dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        """Pool checkin (the transaction has ended, committed or not): the next writer may begin."""
+        lock = record.info.pop(self.HELD, None)
+        if lock is not None:
+            lock.release()
+
+
+_WRITER_QUEUES: WeakKeyDictionary[Engine, SQLiteWriterQueue] = WeakKeyDictionary()
+
+
+def writer_queue(engine: AsyncEngine) -> SQLiteWriterQueue | None:
+    """The writer queue of a SQLite engine the rules were installed on."""
+    return _WRITER_QUEUES.get(engine.sync_engine)
+
+
+def _sqlite_rules(engine: Engine) -> tuple[tuple[str, Callable[..., Any]], ...]:
+    queue = _WRITER_QUEUES[engine] = SQLiteWriterQueue(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+
+    def begin(connection: Connection) -> None:
+        # A request that writes takes the write lock up front; one that only reads opens no transaction.
+        if write_intent.get():
+            queue.enter(connection)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not _without_transaction():
+            connection.exec_driver_sql("BEGIN")
+
+    return (("connect", _apply_sqlite_pragmas), ("begin", begin), ("checkin", queue.leave))
 
 
 def _autocommit_when_idle(dbapi_connection: Any, *_args: Any) -> None:
@@ -125,7 +192,7 @@ _MYSQL_RULES = (
 _ENGINE_RULES: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {
     "mysql": _MYSQL_RULES,
     "mariadb": _MYSQL_RULES,
-    "sqlite": (("connect", _apply_sqlite_pragmas), ("begin", _sqlite_begin)),
+    "sqlite": (),  # per engine, each with its own writer queue: see keep_engine_rules
     "postgresql": (
         ("connect", _autocommit_when_idle),
         ("checkin", _autocommit_when_idle),
@@ -156,6 +223,9 @@ def keep_engine_rules(engine: AsyncEngine) -> None:
     if rules and event.contains(sync_engine, *rules[0]):
         return
     if engine.dialect.name == "sqlite":
+        if event.contains(sync_engine, "connect", _apply_sqlite_pragmas):
+            return
+        rules = _sqlite_rules(sync_engine)
         if sync_engine.pool.checkedout():
             raise ImproperlyConfiguredException(
                 "The admin's SQLite rules (foreign keys on, WAL, BEGIN IMMEDIATE for writes) apply to new "
