@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 import pytest
+import redis
 from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -41,6 +42,7 @@ PASSWORD = "correct horse battery"
 PASSWORD_HASH = PasswordHasher(**ARGON2_PARAMETERS).hash(PASSWORD)
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN_URL = os.environ.get("TEST_MARIADB_ADMIN_DSN", "mariadb+asyncmy://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = b"0123456789abcdef0123456789abcdef"
 ADMIN_SITE = AdminSite([*ADMIN_VIEWS, AccountAdmin])
 METADATA = orm_registry.metadata
@@ -55,6 +57,17 @@ def _unavailable(server: str, url: str, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{server} is required when CI is set: {reason}", pytrace=False)
     pytest.skip(f"{server} not available at {url}: {reason}")
+
+
+def require_redis() -> None:
+    """Redis answers at REDIS_URL, or the test skips with the reason (with CI set: fails)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (OSError, redis.RedisError) as exc:
+        _unavailable("Redis", REDIS_URL, str(exc) or type(exc).__name__)
+    finally:
+        client.close()
 
 
 async def _postgres_admin(sql: str) -> None:
