@@ -59,7 +59,7 @@ async def _seed(database_url: str) -> None:
                 ),
                 {"n": TAGS},
             )
-            # Statistics as they are: the list over the cap shows this estimate ("about 10,001").
+            # Statistics as the rows are: the list over the cap shows the estimate ("about" that many rows).
             await conn.execute(text("ANALYZE tag"))
         await add_account(async_sessionmaker(engine), OTHER, superuser=True)
     finally:
