@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 import pytest
+import redis
 from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from webapp.admin import filters, list_page, listing
 from webapp.admin.accounts import AccountAdmin, sync_permissions
 from webapp.admin.models import ARGON2_PARAMETERS, AdminAccount, AdminPermission, admin_account_permission
 from webapp.admin.site import AdminSite
@@ -40,6 +42,7 @@ PASSWORD = "correct horse battery"
 PASSWORD_HASH = PasswordHasher(**ARGON2_PARAMETERS).hash(PASSWORD)
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN_URL = os.environ.get("TEST_MARIADB_ADMIN_DSN", "mariadb+asyncmy://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = b"0123456789abcdef0123456789abcdef"
 ADMIN_SITE = AdminSite([*ADMIN_VIEWS, AccountAdmin])
 METADATA = orm_registry.metadata
@@ -54,6 +57,17 @@ def _unavailable(server: str, url: str, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{server} is required when CI is set: {reason}", pytrace=False)
     pytest.skip(f"{server} not available at {url}: {reason}")
+
+
+def require_redis() -> None:
+    """Redis answers at REDIS_URL, or the test skips with the reason (with CI set: fails)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (OSError, redis.RedisError) as exc:
+        _unavailable("Redis", REDIS_URL, str(exc) or type(exc).__name__)
+    finally:
+        client.close()
 
 
 async def _postgres_admin(sql: str) -> None:
@@ -339,6 +353,12 @@ async def snapshot(db: async_sessionmaker[AsyncSession]) -> dict[str, list[tuple
             for table in METADATA.sorted_tables
             if table.name not in UNSNAPSHOTTED
         }
+
+
+def cap_counts(monkeypatch: pytest.MonkeyPatch, cap: int) -> None:
+    """Counts stop at `cap` rows instead of 10,000: a big table's behaviour on a few dozen rows."""
+    for module in (filters, listing, list_page):
+        monkeypatch.setattr(module, "COUNT_CAP", cap)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -62,12 +63,6 @@ def _litestar(python: Path, cwd: Path, env: dict[str, str], *args: str) -> subpr
     return subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def served(installed: Path, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     env = {
@@ -82,7 +77,7 @@ def served(installed: Path, tmp_path: Path) -> Iterator[tuple[str, dict[str, str
     )
     assert made.returncode == 0, made.stdout + made.stderr
     assert "Created superuser 'me'." in made.stdout
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [

@@ -11,19 +11,14 @@ from urllib.parse import quote
 import pytest
 from markupsafe import escape
 from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import selectinload
 
-from tests.conftest import count_statements
-from webapp.admin import AdminPlugin, filters, list_page, listing
+from tests.conftest import cap_counts, count_statements
+from webapp.admin import AdminPlugin, list_page, listing
 from webapp.demo.models import Item, Status, Tag, User
 
 pytestmark = pytest.mark.anyio
-
-
-def cap_counts(monkeypatch: pytest.MonkeyPatch, cap: int) -> None:
-    """Counts stop at `cap` rows instead of 10,000: a big table's behaviour on a few dozen rows."""
-    for module in (filters, listing, list_page):
-        monkeypatch.setattr(module, "COUNT_CAP", cap)
 
 
 def _over(html: str, cap: int) -> bool:
@@ -371,7 +366,7 @@ async def test_counts_found_over_the_cap_are_remembered_until_the_admin_writes_o
     assert len(again) == len(first) - 1, "the list's own count is remembered, the choices under the cap are not"
 
     cap_counts(monkeypatch, 15)
-    view_sizes.forget()
+    await view_sizes.forget()
     page, first = await open_list()
     assert _over(page, 15) and _choice_counts(page) == {s: "15+" for s in ("draft", "active", "archived")}
     page, again = await open_list()
@@ -405,6 +400,32 @@ async def test_counts_found_over_the_cap_are_remembered_until_the_admin_writes_o
     assert (await browser.submit(f"/admin/item/{widgets[50]}/delete", {})).status_code == 303
     page, after_write = await open_list()
     assert after_write and "5+</span> items" in page
+
+
+async def test_a_write_forgets_the_counts_once_it_has_committed_and_a_refused_one_forgets_nothing(
+    browser, demo, db, database_url, monkeypatch
+):
+    """Forgetting before the commit would let another request count the rows as they were and remember that
+    again, after the forgetting and before the change could be seen."""
+    memory = browser.client.app.plugins.get(AdminPlugin).site.view_sizes
+    forget, visible_when_forgotten = memory.forget, []
+
+    async def forget_and_look() -> None:
+        # Another connection, as another worker would read (an engine of its own: this runs on the app's loop).
+        engine = create_async_engine(database_url)
+        async with engine.connect() as conn:
+            visible_when_forgotten.append(await conn.scalar(select(Tag.name).where(Tag.name == "green")))
+        await engine.dispose()
+        await forget()
+
+    monkeypatch.setattr(memory, "forget", forget_and_look)
+    assert (await browser.submit("/admin/tag/", {"name": "green"})).status_code == 303
+    assert visible_when_forgotten == ["green"], "forgotten once, with the new tag committed"
+    duplicate = await browser.submit("/admin/tag/", {"name": "green"})
+    assert duplicate.status_code == 422 and "already exists" in duplicate.text
+    assert visible_when_forgotten == ["green"], "a refused write was rolled back: nothing to forget"
+    async with db() as session:
+        assert (await session.scalars(select(Tag.name).where(Tag.name == "green"))).all() == ["green"]
 
 
 async def test_a_views_statements_are_built_once_and_each_view_counts_its_own_rows(browser, many, monkeypatch):

@@ -8,12 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from tests.processes import APP, run_python, uvicorn_workers
 from webapp.demo.models import Item, Tag, User
 
 try:
@@ -37,7 +33,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Playwright
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = "webapp.app:create_app"
 SECRET_KEY = "e2e-secret-key-not-for-production"
 # The first account, made by `litestar admin ensure-superuser` from ADMIN_USERNAME/ADMIN_PASSWORD.
 ADMIN_USERNAME = "admin"
@@ -88,47 +83,6 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _run(args: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"`python {' '.join(args)}` failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = 30) -> None:
-    # No proxy for 127.0.0.1, whatever the environment says.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
-        try:
-            with opener.open(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            raise RuntimeError(f"GET {url} answered {exc.code}:\n{log_path.read_text(errors='replace')}") from None
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer {url} within {timeout} s:\n{log_path.read_text(errors='replace')}")
-
-
 @contextmanager
 def running_server(directory: Path) -> Iterator[Server]:
     """Migrate and seed a fresh SQLite database in `directory`, serve it with uvicorn, stop it at the end."""
@@ -141,25 +95,11 @@ def running_server(directory: Path) -> Iterator[Server]:
         "ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     env.pop("DEBUG", None)
-    _run(["-m", "litestar", "--app", APP, "database", "upgrade", "--no-prompt"], env)
-    _run(["-m", "webapp.demo.seed"], env)
-    _run(["-m", "litestar", "--app", APP, "admin", "ensure-superuser"], env)
-    port = _free_port()
-    log_path = directory / "server.log"
-    command = [sys.executable, "-m", "uvicorn", "--factory", APP, "--host", "127.0.0.1", "--port", str(port)]
-    # The server writes to a file, not a pipe nobody reads (a full pipe would block it).
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        try:
-            _wait_until_up(process, f"http://127.0.0.1:{port}/admin/", log_path)
-            yield Server(f"http://127.0.0.1:{port}", database, log_path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    run_python(["-m", "litestar", "--app", APP, "database", "upgrade", "--no-prompt"], env)
+    run_python(["-m", "webapp.demo.seed"], env)
+    run_python(["-m", "litestar", "--app", APP, "admin", "ensure-superuser"], env)
+    with uvicorn_workers(env, directory, ready_path="/admin/") as (url,):
+        yield Server(url, database, directory / "worker-0.log")
 
 
 def sign_in(page: Page) -> None:

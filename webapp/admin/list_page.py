@@ -36,6 +36,7 @@ from webapp.admin.listing import (
     search_conditions,
 )
 from webapp.admin.samples import Reading
+from webapp.admin.sizes import TableSizes
 
 if TYPE_CHECKING:
     from webapp.admin.options import ModelAdmin
@@ -139,6 +140,7 @@ class ListPage:
         # The model's database: with a state database beside it (webapp.admin.state) the session has two.
         self.dialect = session.get_bind(mapper=admin.model).dialect.name
         self.built = BuiltStatements() if admin.is_scoped else self.site.list_statements
+        self._remembered: TableSizes | None = None
 
     @property
     def view_key(self) -> tuple[Any, ...]:
@@ -146,6 +148,13 @@ class ListPage:
         remembered per account."""
         scope = self.account.id if self.admin.is_scoped and self.account is not None else None
         return (self.admin.slug, self.dialect, self.query.q, self.query.filters, scope)
+
+    async def remembered(self) -> TableSizes:
+        """What the site remembers of view sizes, as of this page (`SizeMemory.now`: with Redis, the generation is
+        read once per page, before anything remembered is used)."""
+        if self._remembered is None:
+            self._remembered = await self.site.view_sizes.now()
+        return self._remembered
 
     # -- the steps ------------------------------------------------------------------------------------------
 
@@ -189,10 +198,11 @@ class ListPage:
     ) -> Count:
         """One statement counts the view's rows (up to the cap) and, over those same rows, its filter choices
         (right whenever the count is exact) and, `with_page_keys`, the numbered page's keys. A view lately found
-        over the cap is not counted again until the site's `view_sizes` forget it (on any write through the
-        admin, or when its memory expires), so a big table's page costs what a small one's does."""
-        view, query = self.view_key, self.query
-        if self.site.view_sizes.more_than(("rows", *view), COUNT_CAP):
+        over the cap is not counted again until the site's `view_sizes` forget it (once any write through the
+        admin has committed, in any worker that shares its Redis; or when its memory expires), so a big table's
+        page costs what a small one's does."""
+        view, query, remembered = self.view_key, self.query, await self.remembered()
+        if remembered.more_than(("rows", *view), COUNT_CAP):
             return Count(COUNT_CAP, exact=False)
         per_page = query.per_page
         if with_page_keys:
@@ -210,7 +220,7 @@ class ListPage:
             keys_text = None
         if found > COUNT_CAP:
             self.site.table_sizes.found_more_than(self.admin.model, COUNT_CAP)
-            self.site.view_sizes.found_more_than(("rows", *view), COUNT_CAP)
+            remembered.found_more_than(("rows", *view), COUNT_CAP)
             return Count(COUNT_CAP, exact=False)
         list_filters.set_counts(choices, counts)
         keys = tuple(int(k) for k in keys_text.split(",")) if keys_text else ()
@@ -222,7 +232,7 @@ class ListPage:
         analyzed, so it is remembered like a count over the cap."""
         if self.dialect not in {"postgresql", "mysql", "mariadb"}:
             return None
-        remembered = self.site.view_sizes
+        remembered = await self.remembered()
         key = ("estimate", self.admin.slug)
         if (known := remembered.bound(key)) is not None:
             return known or None
@@ -292,7 +302,7 @@ class ListPage:
     async def choice_counts(self, base: Select[Any], choices: list[list_filters.Choice], exact: bool) -> None:
         """Each choice's count (capped), but for those lately found over the cap: on a big table those are most,
         and each is a walk of COUNT_CAP index entries."""
-        remembered, key = self.site.view_sizes, [*self.view_key, "choice"]
+        remembered, key = await self.remembered(), [*self.view_key, "choice"]
         pending = []
         for choice in choices:
             if remembered.more_than((*key, choice.param, choice.option.value), COUNT_CAP):

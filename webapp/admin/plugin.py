@@ -5,7 +5,8 @@
 The plugin owns a router under its path and scopes to it everything the admin's promises rest on: server-side
 sessions (the database, or Redis with `redis_url`), CSRF on every unsafe route, the transaction rules of
 `webapp.admin.db` (write intent, reads without a transaction, SQLite's BEGIN IMMEDIATE, the commit before the
-session store writes, a failed commit turned into an error page), error pages, static files, its own template
+session store writes, a failed commit turned into an error page), the list counts' memory forgotten after each
+write commits (`webapp.admin.sizes`, in every worker with `redis_url`), error pages, static files, its own template
 environment and the `admin` CLI group. None of them can be lost by leaving something out of the host's setup;
 where the host's setup would break one, the app refuses to start and says what to change.
 """
@@ -16,13 +17,13 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from click import Group
-from litestar import Request, Router
+from litestar import Router
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -41,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from webapp.admin.accounts import AccountAdmin, admin_group, sync_permissions_on_startup
 from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.bulk import BulkController
-from webapp.admin.db import SAFE_METHODS, TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
+from webapp.admin.db import TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
 from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
 from webapp.admin.history import HistoryController
 from webapp.admin.messages import MessageCookie
@@ -49,6 +50,7 @@ from webapp.admin.options import ModelAdmin
 from webapp.admin.resources import MIGRATIONS_DIR, STATIC_DIR
 from webapp.admin.sessions import session_setup
 from webapp.admin.site import SITE_OPT, AdminSite
+from webapp.admin.sizes import ForgetSizesAfterWrites, RedisForgetting, SizeMemory
 from webapp.admin.templating import AdminTemplates
 from webapp.admin.views import AdminController
 
@@ -56,17 +58,6 @@ log = logging.getLogger(__name__)
 
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
-
-
-def _forget_counts_on_writes(site: AdminSite) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
-    """A before-request hook: any write may change what a list counts, so what was remembered of counts over the
-    cap is dropped before it runs (other processes' writes wait for the memory to expire)."""
-
-    async def forget(request: Request[Any, Any, Any]) -> None:
-        if request.method not in SAFE_METHODS:
-            site.view_sizes.forget()
-
-    return forget
 
 
 def _alchemy_config(app_config: AppConfig, wanted: SQLAlchemyAsyncConfig | None) -> SQLAlchemyAsyncConfig:
@@ -136,7 +127,8 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
 
     - `secret`: signs CSRF tokens. Give it from the host's settings so tokens survive restarts and several
       workers agree; without one (and without the host's own `csrf_config`) a random one is made and logged.
-    - `redis_url`: keep sessions and the sign-in throttle in Redis instead of the database.
+    - `redis_url`: keep sessions and the sign-in throttle in Redis instead of the database, and share through it
+      when the list counts' memory is forgotten: a write through any worker forgets it in every worker.
     - `db_config`: which async SQLAlchemy config to use, when the app has several.
     - `template_directories`: folders whose templates override the admin's by name (`admin/list.html`, or per
       model `admin/<slug>/list.html`); the host's TemplateConfig folders are searched too.
@@ -172,6 +164,13 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         sessions = session_setup(config, self.redis_url, name=site.name, cookie_path=self.path)
         site.messages = MessageCookie(site.name, self.path, self._secret(app_config))
         self._register_stores(app_config, sessions.stores)
+        if self.redis_url:
+            site.view_sizes = SizeMemory(RedisForgetting(self.redis_url, key=f"{site.name}_sizes:generation"))
+
+        async def close_size_memory() -> None:
+            await site.view_sizes.close()
+
+        app_config.on_shutdown.append(close_size_memory)
         app_config.route_handlers.append(
             Router(
                 path=self.path,
@@ -189,6 +188,8 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                     WriteIntentMiddleware,
                     *self._csrf_middleware(app_config),
                     *sessions.middleware,
+                    # Just outside the transaction: a write's commit, then the list counts' memory forgotten.
+                    DefineMiddleware(ForgetSizesAfterWrites, site=site),
                     DefineMiddleware(TransactionMiddleware, session_scope_key=config.session_scope_key),
                 ],
                 # The admin's handlers take `db_session` whatever key the host's config injects its sessions under.
@@ -196,7 +197,6 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 request_class=HTMXRequest,
                 exception_handlers=EXCEPTION_HANDLERS,
                 guards=[require_account],
-                before_request=_forget_counts_on_writes(site),
                 opt={SITE_OPT: site},
             )
         )

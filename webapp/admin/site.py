@@ -13,7 +13,7 @@ from webapp.admin.fields import humanize
 from webapp.admin.keys import url_segment
 from webapp.admin.listing import BuiltStatements
 from webapp.admin.options import ModelAdmin, default_slug
-from webapp.admin.sizes import TableSizes
+from webapp.admin.sizes import SizeMemory, TableSizes
 
 # Path segments the admin's own routes use right after its prefix.
 RESERVED_SLUGS = frozenset({"static", "login", "logout"})
@@ -53,8 +53,9 @@ class AdminSite:
         self.messages: Any = None
         # Tables lately found big: their relation widgets are autocompletes, their list counts are capped.
         self.table_sizes = TableSizes()
-        # List views (and their filter choices) lately counted over the cap; forgotten whenever the admin writes.
-        self.view_sizes = TableSizes()
+        # List views (and their filter choices) lately counted over the cap; forgotten whenever the admin writes
+        # (in every process when they share Redis: the plugin's `redis_url`).
+        self.view_sizes = SizeMemory()
         # How each model's list columns are drawn (webapp.admin.display), worked out on first use.
         self.row_plans: dict[str, Any] = {}
         self.list_statements = BuiltStatements()
