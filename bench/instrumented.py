@@ -79,6 +79,12 @@ def admin_app() -> CountStatements:
     return CountStatements(create_app())
 
 
+def browse_app() -> CountStatements:
+    from webapp.browse import create_app
+
+    return CountStatements(create_app())
+
+
 def floor_app() -> CountStatements:
     from bench.floor import create_floor_app
 

@@ -57,6 +57,8 @@ BENCH_ACCOUNT = ("bench", "bench-password-not-secret-0")  # only ever in the har
 DEFAULT_SIZES = (1_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
 ADMIN_FACTORY = "bench.instrumented:admin_app"
+# `--browse`: the admin as `make browse` serves the same database, reflected with no model code.
+BROWSE_FACTORY = "bench.instrumented:browse_app"
 # The floors, by the name their rows carry. "floor" does the admin's work by hand, including issue #4's sign-in
 # and audit entry: the targets' floor. "bare" is the floor as issue #3 first defined it, before the admin had
 # sign-in; its ratios are reported beside, so what the trust work costs stays in view.
@@ -490,6 +492,8 @@ def server(name: str, factory: str, target: Target, *, echo_sql: bool = False, r
     checkout whose code it serves (`python -m` imports from the working folder first)."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": target.url, "SECRET_KEY": SECRET_KEY, "PYTHONUNBUFFERED": "1"}
+    # For the browsing admin: its own tables are in the benchmark's database already (the migrations made them).
+    env["ADMIN_STATE_URL"] = target.url
     env.pop("DEBUG", None)
     env.pop("BENCH_ECHO_SQL", None)
     if echo_sql:
@@ -849,6 +853,7 @@ def run_target(
     floor: bool,
     only: frozenset[str] = frozenset(),
     against: Path | None = None,
+    admin_factory: str = ADMIN_FACTORY,
 ) -> list[Row]:
     """The servers up side by side; each floor scenario is loaded in alternating slices with its admin twin, and
     with `against` (an earlier commit's files) every admin scenario also with that commit's admin."""
@@ -860,11 +865,11 @@ def run_target(
     with contextlib.ExitStack() as stack:
         running = {
             name: stack.enter_context(server(name, factory, target, echo_sql=load.echo_sql))
-            for name, factory in [("admin", ADMIN_FACTORY), *((name, FLOORS[name]) for name in floors)]
+            for name, factory in [("admin", admin_factory), *((name, FLOORS[name]) for name in floors)]
         }
         if against is not None:
             running[BEFORE] = stack.enter_context(
-                server(BEFORE, ADMIN_FACTORY, target, echo_sql=load.echo_sql, root=against)
+                server(BEFORE, admin_factory, target, echo_sql=load.echo_sql, root=against)
             )
         credentials = {
             name: acquire_credentials(running[name].base_url, "/admin/", create_account=ensure_account(target))
@@ -1137,6 +1142,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite (with --postgres)")
     parser.add_argument("--no-floor", action="store_true", help="skip both floors (no floor ratios)")
     parser.add_argument(
+        "--browse",
+        action="store_true",
+        help="serve the admin as `make browse` does (webapp.browse: the schema reflected, no model code)",
+    )
+    parser.add_argument(
         "--scenarios",
         type=lambda text: frozenset(k.strip() for k in text.split(",") if k.strip()),
         default=frozenset(),
@@ -1205,7 +1215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for size in options.sizes:
                 with database(db, size, options) as target:
                     rows += run_target(
-                        target, load, floor=not options.no_floor, only=options.scenarios, against=against
+                        target,
+                        load,
+                        floor=not options.no_floor,
+                        only=options.scenarios,
+                        against=against,
+                        admin_factory=BROWSE_FACTORY if options.browse else ADMIN_FACTORY,
                     )
     except (BenchError, httpx.HTTPError, subprocess.SubprocessError, OSError) as exc:
         log(f"stopped: {type(exc).__name__}: {exc}")
