@@ -44,6 +44,7 @@ from webapp.admin.bulk import BulkController
 from webapp.admin.db import SAFE_METHODS, TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
 from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
 from webapp.admin.history import HistoryController
+from webapp.admin.limits import MAX_FORM_BYTES, MAX_FORM_FIELDS, FormLimits
 from webapp.admin.options import ModelAdmin
 from webapp.admin.resources import MIGRATIONS_DIR, STATIC_DIR
 from webapp.admin.sessions import session_setup
@@ -139,6 +140,8 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
     - `db_config`: which async SQLAlchemy config to use, when the app has several.
     - `template_directories`: folders whose templates override the admin's by name (`admin/list.html`, or per
       model `admin/<slug>/list.html`); the host's TemplateConfig folders are searched too.
+    - `max_form_bytes`, `max_form_fields`: the largest request body and the most fields a form posted to the
+      admin may have; anything over is refused with a 413 before it is read whole (webapp.admin.limits).
     """
 
     def __init__(
@@ -151,13 +154,21 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         redis_url: str | None = None,
         db_config: SQLAlchemyAsyncConfig | None = None,
         template_directories: Sequence[Path | str] = (),
+        max_form_bytes: int = MAX_FORM_BYTES,
+        max_form_fields: int = MAX_FORM_FIELDS,
     ) -> None:
+        if max_form_bytes < 1 or max_form_fields < 1:
+            raise ImproperlyConfiguredException(
+                "AdminPlugin(max_form_bytes=..., max_form_fields=...) must be positive."
+            )
         self.path = "/" + path.strip("/")
         self.site = AdminSite([*views, AccountAdmin], title=title, path=self.path)
         self.secret = secret.hex() if isinstance(secret, bytes) else secret
         self.redis_url = redis_url
         self.db_config = db_config
         self.template_directories = list(template_directories)
+        self.max_form_bytes = max_form_bytes
+        self.max_form_fields = max_form_fields
 
     def on_cli_init(self, cli: Group) -> None:
         cli.add_command(admin_group)
@@ -182,9 +193,11 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                         path="/static", directories=[STATIC_DIR], name=f"{site.name}:static", opt={PUBLIC: True}
                     ),
                 ],
-                # Outermost first: the transaction ends before the session store (inside-out) writes its row.
+                # Outermost first: the transaction ends before the session store (inside-out) writes its row. The
+                # form is read within the limits before the CSRF check reads it.
                 middleware=[
                     WriteIntentMiddleware,
+                    DefineMiddleware(FormLimits, max_bytes=self.max_form_bytes, max_fields=self.max_form_fields),
                     *self._csrf_middleware(app_config),
                     *sessions.middleware,
                     DefineMiddleware(TransactionMiddleware, session_scope_key=config.session_scope_key),
@@ -195,6 +208,7 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 exception_handlers=EXCEPTION_HANDLERS,
                 guards=[require_account],
                 before_request=_forget_counts_on_writes(site),
+                request_max_body_size=self.max_form_bytes,
                 opt={SITE_OPT: site},
             )
         )
