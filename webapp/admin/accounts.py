@@ -71,6 +71,11 @@ async def sync_permissions_on_startup(site: AdminSite) -> None:
     except (OperationalError, ProgrammingError) as exc:  # tables not migrated yet
         log.warning("admin permissions not synced (run the migrations): %s", exc.orig)
         return
+    except (OSError, TimeoutError) as exc:
+        # The database server does not answer (yet): the app starts all the same and `/health` says 503 until it
+        # does. A process that refused to start would stop uvicorn's other workers with it.
+        log.warning("admin permissions not synced: the database does not answer (%s)", exc)
+        return
     if added:
         log.info("added %d admin permissions", added)
 

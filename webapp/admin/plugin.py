@@ -43,6 +43,7 @@ from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.bulk import BulkController
 from webapp.admin.db import SAFE_METHODS, TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
 from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
+from webapp.admin.health import health
 from webapp.admin.history import HistoryController
 from webapp.admin.limits import MAX_FORM_BYTES, MAX_FORM_FIELDS, FormLimits
 from webapp.admin.options import ModelAdmin
@@ -142,6 +143,8 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
       model `admin/<slug>/list.html`); the host's TemplateConfig folders are searched too.
     - `max_form_bytes`, `max_form_fields`: the largest request body and the most fields a form posted to the
       admin may have; anything over is refused with a 413 before it is read whole (webapp.admin.limits).
+
+    `<path>/health` answers a load balancer's probe without sign-in (webapp.admin.health).
     """
 
     def __init__(
@@ -210,6 +213,19 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 before_request=_forget_counts_on_writes(site),
                 request_max_body_size=self.max_form_bytes,
                 opt={SITE_OPT: site},
+            )
+        )
+        # The probe stays out of the admin's middleware (no session, cookie, sign-in or transaction): a router
+        # of its own under the same path. The host's app-wide CSRF check, if any, and a session middleware of the
+        # host's under Litestar's default opt key are told to let it be.
+        csrf_key = app_config.csrf_config.exclude_from_csrf_key if app_config.csrf_config else "exclude_from_csrf"
+        app_config.route_handlers.append(
+            Router(
+                path=self.path,
+                route_handlers=[health],
+                request_max_body_size=self.max_form_bytes,
+                include_in_schema=False,
+                opt={SITE_OPT: site, csrf_key: True, "skip_session": True},
             )
         )
 
