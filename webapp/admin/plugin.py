@@ -48,7 +48,7 @@ from webapp.admin.history import HistoryController
 from webapp.admin.limits import MAX_FORM_BYTES, MAX_FORM_FIELDS, FormLimits
 from webapp.admin.options import ModelAdmin
 from webapp.admin.resources import MIGRATIONS_DIR, STATIC_DIR
-from webapp.admin.sessions import session_setup
+from webapp.admin.sessions import SecureCookiesOverHttps, session_setup
 from webapp.admin.site import SITE_OPT, AdminSite
 from webapp.admin.templating import AdminTemplates
 from webapp.admin.views import AdminController
@@ -197,9 +197,11 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                     ),
                 ],
                 # Outermost first: the transaction ends before the session store (inside-out) writes its row. The
-                # form is read within the limits before the CSRF check reads it.
+                # form is read within the limits before the CSRF check reads it. Cookies set inside are Secure
+                # over HTTPS.
                 middleware=[
                     WriteIntentMiddleware,
+                    SecureCookiesOverHttps,
                     DefineMiddleware(FormLimits, max_bytes=self.max_form_bytes, max_fields=self.max_form_fields),
                     *self._csrf_middleware(app_config),
                     *sessions.middleware,
