@@ -142,7 +142,8 @@ def browsed(tmp_path: Path) -> tuple[str, str, Path]:
 
 async def test_make_browse_probes_the_browsed_database_and_the_state_database(browsed):
     browsed_url, state_url, folder = browsed
-    app = create_browse_app(BrowseSettings(database_url=browsed_url, state_url=state_url, secret_key=SECRET))
+    settings = BrowseSettings(database_url=browsed_url, state_url=state_url, secret_key=SECRET, max_form_fields=7)
+    app = create_browse_app(settings)
     asked: list[str] = []
 
     def record(conn, cursor, statement, *args):
@@ -168,3 +169,6 @@ async def test_make_browse_probes_the_browsed_database_and_the_state_database(br
         event.remove(Engine, "before_cursor_execute", record)
     # A table named like the probe's path is listed under the next free slug.
     assert site.get("health_").model.__table__.name == "health"
+    # make browse passes its form limits (MAX_FORM_BYTES, MAX_FORM_FIELDS) to the admin as make run does.
+    plugin = next(plugin for plugin in app.plugins.init if getattr(plugin, "site", None) is site)
+    assert (plugin.max_form_bytes, plugin.max_form_fields) == (1024 * 1024, 7)

@@ -85,7 +85,7 @@ def command(env: Mapping[str, str]) -> list[str]:
 
 def main() -> None:
     argv = command(os.environ)
-    print("make serve:", " ".join(argv[1:]), file=sys.stderr, flush=True)
+    print("make serve: uvicorn", " ".join(argv[3:]), file=sys.stderr, flush=True)
     os.execv(argv[0], argv)  # uvicorn takes this process over: signals reach it directly
 
 

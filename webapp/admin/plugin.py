@@ -225,7 +225,6 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
             Router(
                 path=self.path,
                 route_handlers=[health],
-                request_max_body_size=self.max_form_bytes,
                 include_in_schema=False,
                 opt={SITE_OPT: site, csrf_key: True, "skip_session": True},
             )
