@@ -10,7 +10,7 @@ export DATABASE_URL
 APP := webapp.app:create_app
 LITESTAR := $(BIN)/litestar --app $(APP)
 
-.PHONY: install migrate seed superuser run browse test lint format clean screenshots
+.PHONY: install migrate seed superuser run serve browse test lint format clean screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ superuser: migrate
 
 run: seed superuser
 	$(LITESTAR) run --reload --host $(HOST) --port $(PORT) --reload-dir webapp --reload-dir templates
+
+# Production: WORKERS uvicorn processes (default: the core count), no reload or debug, access logs, graceful
+# shutdown, proxy headers from FORWARDED_ALLOW_IPS; several workers need SECRET_KEY (README, "Serving in production").
+serve: seed superuser
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m webapp.serve
 
 # Any existing database, no model code: `DATABASE_URL=<async URL> make browse`. The admin's own tables go to
 # ADMIN_STATE_URL (default: admin_state.sqlite3 here); the browsed database's schema is left as it is.

@@ -176,6 +176,9 @@ async def test_cookies_are_secure_over_https(app, superuser):
         cookies = response.headers.get_list("set-cookie")
         session_cookie = next(c for c in cookies if c.startswith("admin_session="))
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+        login_page = await secure_client.get("/admin/login", headers={"cookie": ""})
+        csrf_cookie = next(c for c in login_page.headers.get_list("set-cookie") if c.startswith("csrftoken="))
+        assert csrf_cookie.endswith("; Secure"), "the CSRF check's cookie too"
 
 
 @pytest.mark.optimisation("the session cookie's header from a template (RotatingSessionBackend.store_in_message)")

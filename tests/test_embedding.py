@@ -136,3 +136,10 @@ async def test_a_per_model_row_template_draws_that_models_rows_on_the_page_and_i
     # The row a htmx request gets back (after an inline edit, or on Cancel) is drawn by the same override.
     row = await host_client.open("/backoffice/gadget/1", HX_Request="true")
     assert row.text.startswith('<tr id="gadget-1" class="host-gadget-row">') and "weighed 2.5" in row.text
+
+
+async def test_the_health_probe_lives_under_the_admins_path_outside_the_hosts_csrf_and_sessions(host_client):
+    probe = await host_client.client.get("/backoffice/health")
+    assert (probe.status_code, probe.text) == (200, "ok\n")
+    assert "set-cookie" not in probe.headers
+    assert (await host_client.client.get("/admin/health")).status_code == 404

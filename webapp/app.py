@@ -40,7 +40,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # advanced-alchemy 1.12 skips disposal once its state keys are suffixed (a second app in one process).
         await db_config.get_engine().dispose()
 
-    admin = AdminPlugin(ADMIN_VIEWS, title="Demo admin", secret=settings.secret_key, redis_url=settings.redis_url)
+    admin = AdminPlugin(
+        ADMIN_VIEWS,
+        title="Demo admin",
+        secret=settings.secret_key,
+        redis_url=settings.redis_url,
+        max_form_bytes=settings.max_form_bytes,
+        max_form_fields=settings.max_form_fields,
+    )
     return Litestar(
         route_handlers=[home],
         plugins=[SQLAlchemyPlugin(config=db_config), admin],

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from webapp.admin import AdminPlugin
 from webapp.admin.db import database_config, keep_engine_rules
+from webapp.admin.limits import MAX_FORM_BYTES, MAX_FORM_FIELDS
 from webapp.admin.models import (
     AdminAccount,
     AdminLogEntry,
@@ -37,7 +38,7 @@ from webapp.admin.models import (
 )
 from webapp.admin.options import ModelAdmin
 from webapp.admin.reflection import reflect_views
-from webapp.settings import DEFAULT_DATABASE_URL, secret_from_env
+from webapp.settings import DEFAULT_DATABASE_URL, positive_int_from_env, secret_from_env
 
 DEFAULT_STATE_URL = "sqlite+aiosqlite:///admin_state.sqlite3"
 # The admin's own tables, never browsed (they are there when the state lives in the browsed database).
@@ -60,6 +61,8 @@ class BrowseSettings:
     secret_key: bytes = field(default_factory=secret_from_env)
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     debug: bool = field(default_factory=lambda: os.environ.get("DEBUG", "") in {"1", "true", "yes"})
+    max_form_bytes: int = field(default_factory=lambda: positive_int_from_env("MAX_FORM_BYTES", MAX_FORM_BYTES))
+    max_form_fields: int = field(default_factory=lambda: positive_int_from_env("MAX_FORM_FIELDS", MAX_FORM_FIELDS))
 
 
 class CannotBrowse(SystemExit):
@@ -96,7 +99,14 @@ def create_app(settings: BrowseSettings | None = None) -> Litestar:
 
     browsed_url = make_url(settings.database_url)
     title = f"{Path(browsed_url.database or browsed_url.host or '').name} ({browsed_url.get_backend_name()})"
-    admin = AdminPlugin(views, title=title, secret=settings.secret_key, redis_url=settings.redis_url)
+    admin = AdminPlugin(
+        views,
+        title=title,
+        secret=settings.secret_key,
+        redis_url=settings.redis_url,
+        max_form_bytes=settings.max_form_bytes,
+        max_form_fields=settings.max_form_fields,
+    )
     return Litestar(
         route_handlers=[home],
         plugins=[SQLAlchemyPlugin(config=config), admin],

@@ -13,7 +13,7 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar import Litestar
 from litestar.cli._utils import LitestarGroup
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin.models import ACTIONS, AdminAccount, AdminPermission
@@ -68,8 +68,17 @@ async def sync_permissions_on_startup(site: AdminSite) -> None:
     try:
         async with site.db_config.get_session() as session:
             added = await sync_permissions(session, list(site))
+    except IntegrityError:
+        # Another process (a worker starting beside this one) added the same rows first: they are there.
+        log.info("admin permissions synced by another process meanwhile")
+        return
     except (OperationalError, ProgrammingError) as exc:  # tables not migrated yet
         log.warning("admin permissions not synced (run the migrations): %s", exc.orig)
+        return
+    except (OSError, TimeoutError) as exc:
+        # The database server does not answer (yet): the app starts all the same and `/health` says 503 until it
+        # does. A process that refused to start would stop uvicorn's other workers with it.
+        log.warning("admin permissions not synced: the database does not answer (%s)", exc)
         return
     if added:
         log.info("added %d admin permissions", added)

@@ -44,11 +44,13 @@ from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.bulk import BulkController
 from webapp.admin.db import TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
 from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
+from webapp.admin.health import health
 from webapp.admin.history import HistoryController
+from webapp.admin.limits import MAX_FORM_BYTES, MAX_FORM_FIELDS, FormLimits
 from webapp.admin.messages import MessageCookie
 from webapp.admin.options import ModelAdmin
 from webapp.admin.resources import MIGRATIONS_DIR, STATIC_DIR
-from webapp.admin.sessions import session_setup
+from webapp.admin.sessions import SecureCookiesOverHttps, session_setup
 from webapp.admin.site import SITE_OPT, AdminSite
 from webapp.admin.sizes import ForgetSizesAfterWrites, RedisForgetting, SizeMemory
 from webapp.admin.templating import AdminTemplates
@@ -132,6 +134,10 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
     - `db_config`: which async SQLAlchemy config to use, when the app has several.
     - `template_directories`: folders whose templates override the admin's by name (`admin/list.html`, or per
       model `admin/<slug>/list.html`); the host's TemplateConfig folders are searched too.
+    - `max_form_bytes`, `max_form_fields`: the largest request body and the most fields a form posted to the
+      admin may have; anything over is refused with a 413 before it is read whole (webapp.admin.limits).
+
+    `<path>/health` answers a load balancer's probe without sign-in (webapp.admin.health).
     """
 
     def __init__(
@@ -144,13 +150,21 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         redis_url: str | None = None,
         db_config: SQLAlchemyAsyncConfig | None = None,
         template_directories: Sequence[Path | str] = (),
+        max_form_bytes: int = MAX_FORM_BYTES,
+        max_form_fields: int = MAX_FORM_FIELDS,
     ) -> None:
+        if max_form_bytes < 1 or max_form_fields < 1:
+            raise ImproperlyConfiguredException(
+                "AdminPlugin(max_form_bytes=..., max_form_fields=...) must be positive."
+            )
         self.path = "/" + path.strip("/")
         self.site = AdminSite([*views, AccountAdmin], title=title, path=self.path)
         self.secret = secret.hex() if isinstance(secret, bytes) else secret
         self.redis_url = redis_url
         self.db_config = db_config
         self.template_directories = list(template_directories)
+        self.max_form_bytes = max_form_bytes
+        self.max_form_fields = max_form_fields
 
     def on_cli_init(self, cli: Group) -> None:
         cli.add_command(admin_group)
@@ -183,9 +197,13 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                         path="/static", directories=[STATIC_DIR], name=f"{site.name}:static", opt={PUBLIC: True}
                     ),
                 ],
-                # Outermost first: the transaction ends before the session store (inside-out) writes its row.
+                # Outermost first: the transaction ends before the session store (inside-out) writes its row. The
+                # form is read within the limits before the CSRF check reads it. Cookies set inside are Secure
+                # over HTTPS.
                 middleware=[
                     WriteIntentMiddleware,
+                    SecureCookiesOverHttps,
+                    DefineMiddleware(FormLimits, max_bytes=self.max_form_bytes, max_fields=self.max_form_fields),
                     *self._csrf_middleware(app_config),
                     *sessions.middleware,
                     # Just outside the transaction: a write's commit, then the list counts' memory forgotten.
@@ -197,7 +215,20 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 request_class=HTMXRequest,
                 exception_handlers=EXCEPTION_HANDLERS,
                 guards=[require_account],
+                request_max_body_size=self.max_form_bytes,
                 opt={SITE_OPT: site},
+            )
+        )
+        # The probe stays out of the admin's middleware (no session, cookie, sign-in or transaction): a router
+        # of its own under the same path. The host's app-wide CSRF check, if any, and a session middleware of the
+        # host's under Litestar's default opt key are told to let it be.
+        csrf_key = app_config.csrf_config.exclude_from_csrf_key if app_config.csrf_config else "exclude_from_csrf"
+        app_config.route_handlers.append(
+            Router(
+                path=self.path,
+                route_handlers=[health],
+                include_in_schema=False,
+                opt={SITE_OPT: site, csrf_key: True, "skip_session": True},
             )
         )
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import interfaces, registry
 
 from webapp.admin.fields import humanize
 from webapp.admin.options import ModelAdmin
+from webapp.admin.site import RESERVED_SLUGS
 
 # Schemas of the database's own catalog, never browsed.
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"})
@@ -74,7 +75,8 @@ def reflect_admins(connection: Connection, exclude: Collection[str] = ()) -> lis
     for table in metadata.tables.values():
         if table not in models and table not in links:
             models[table] = _map_on_all_columns(keyless, table)
-    slugs: set[str] = set()
+    # A table named like one of the admin's own routes (login, health, ...) takes the next free slug.
+    slugs: set[str] = set(RESERVED_SLUGS)
     admins = [
         _admin_for(model, (table.schema, table.name) in views, slugs)
         for table, model in sorted(models.items(), key=lambda item: (item[0].schema or "", item[0].name.lower()))

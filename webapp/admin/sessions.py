@@ -229,7 +229,7 @@ def session_setup(
         store=f"{name}_sessions",
     )
     return SessionSetup(
-        middleware=[DefineMiddleware(StoreReadTracking), DefineMiddleware(SecureCookiesOverHttps), config.middleware],
+        middleware=[DefineMiddleware(StoreReadTracking), config.middleware],
         stores={f"{name}_sessions": sessions, f"{name}_throttle": throttle},
     )
 
@@ -250,7 +250,11 @@ class StoreReadTracking:
 
 
 class SecureCookiesOverHttps:
-    """Marks every cookie Secure when the request came over HTTPS, so one config serves dev and production."""
+    """Marks every cookie Secure when the request came over HTTPS, so one config serves dev and production.
+
+    Mounted outside every middleware that sets a cookie (the session's, the CSRF check's): a send wrapper sees
+    only the headers added inside it. Behind a proxy, the scheme is the proxy's once uvicorn is told to believe
+    its X-Forwarded-Proto (`make serve`, README)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

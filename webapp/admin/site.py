@@ -16,7 +16,7 @@ from webapp.admin.options import ModelAdmin, default_slug
 from webapp.admin.sizes import SizeMemory, TableSizes
 
 # Path segments the admin's own routes use right after its prefix.
-RESERVED_SLUGS = frozenset({"static", "login", "logout"})
+RESERVED_SLUGS = frozenset({"static", "login", "logout", "health"})
 
 # The key of the site in its router's `opt`: every handler, guard and error page of an admin reaches its own
 # site through the route it serves, so several admins live in one app without a global deciding which.
