@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, Admin, add_account
-from webapp.admin.models import AdminAccount
+from webapp.admin.models import AdminAccount, AdminStoreEntry
 
 pytestmark = pytest.mark.anyio
 
@@ -31,6 +31,32 @@ async def test_anonymous_htmx_gets_401_with_hx_redirect(anonymous, superuser):
     )
     assert response.status_code == 401
     assert response.headers["hx-redirect"] == "/admin/login?next=%2Fadmin%2Fitem%2F%3Fpage%3D2"
+
+
+async def test_a_visitor_who_has_not_signed_in_costs_no_session_row_and_gets_no_session_cookie(
+    anonymous, superuser, db
+):
+    for url in ("/admin/", "/admin/login", "/admin/login?next=/admin/item/", "/admin/static/admin.css"):
+        response = await anonymous.client.get(url, follow_redirects=False)
+        assert response.status_code in (200, 302, 303), url
+        assert not [c for c in response.headers.get_list("set-cookie") if c.startswith("admin_session=")], url
+    failed = await anonymous.submit("/admin/login", {"username": "root", "password": "wrong"})
+    assert failed.status_code == 422
+    async with db() as session:
+        assert (
+            await session.scalars(select(AdminStoreEntry.key).where(AdminStoreEntry.namespace == "sessions"))
+        ).all() == []
+    signed_in = await anonymous.submit("/admin/login", {"username": "root", "password": PASSWORD})
+    assert signed_in.status_code == 303
+    async with db() as session:
+        assert (
+            len(
+                (
+                    await session.scalars(select(AdminStoreEntry.key).where(AdminStoreEntry.namespace == "sessions"))
+                ).all()
+            )
+            == 1
+        )
 
 
 async def test_sign_in_goes_to_next_and_sets_a_safe_session_cookie(anonymous, superuser):

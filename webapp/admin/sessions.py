@@ -149,6 +149,10 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         """Litestar's, with the Set-Cookie header built from a template: Litestar builds it through
         `dataclasses.asdict` and `SimpleCookie` on every response, and only the session id varies (the cost is
         in bench/README.md, "Measured choices"; tests/test_auth.py checks the header is Litestar's own)."""
+        if (scope_session is Empty or not scope_session) and self.config.key not in connection.cookies:
+            # A visitor with no session and nothing to keep (the sign-in page, a static file, a bot): no row
+            # written, no cookie set. Sign-in makes the first session.
+            return
         if scope_session is Empty:
             await super().store_in_message(scope_session, message, connection)
             return
