@@ -228,7 +228,7 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
                 path=self.path,
                 route_handlers=[health],
                 include_in_schema=False,
-                opt={SITE_OPT: site, csrf_key: True, "skip_session": True},
+                opt={SITE_OPT: site, PUBLIC: True, csrf_key: True, "skip_session": True},
             )
         )
 
