@@ -358,14 +358,17 @@ async def _findings(session: AsyncSession, acknowledged: Acknowledged, items: li
 
 @dataclass
 class CrashReport:
+    """One run of the kill scenario: what the writers saw and what the database holds."""
+
     database: str
+    seed: int  # of the kills' moments (the writers' timing is the machine's)
     writers: int
     seconds: float
     kills: int
     acknowledged: Acknowledged
     findings: Findings
     statuses: Counter[int]
-    cut: int  # requests whose response was cut off or never came (in flight at a kill, or sent while down)
+    cut: int  # requests in flight at a kill: their response cut off or never sent
     after_last_restart: int  # writes acknowledged by the last server
     problems: list[str]
 
@@ -381,8 +384,8 @@ class CrashReport:
     def summary(self) -> str:
         found = self.findings
         lines = [
-            f"{self.database}: {self.writers} writers, {self.seconds:.0f} s, {self.kills} kills (SIGKILL), "
-            f"responses {dict(sorted(self.statuses.items()))}, {self.cut} cut off",
+            f"{self.database}: {self.writers} writers, {self.seconds:.0f} s, {self.kills} kills (SIGKILL; --seed "
+            f"{self.seed}), responses {dict(sorted(self.statuses.items()))}, {self.cut} cut off by a kill",
             f"  creates: {len(self.acknowledged.creates)} acknowledged, {found.stored_creates} of them stored, "
             f"{found.unacknowledged_creates} more stored unacknowledged",
             f"  edits: {len(self.acknowledged.edits)} acknowledged, {found.stored_edits} stored in the history "
@@ -524,6 +527,7 @@ def crash_run(
     docstring. Never leaves a server running."""
     _prepare(url, demo_data=demo_data)
     items = asyncio.run(arrange_items(url))
+    seed = random.randrange(1_000_000) if seed is None else seed
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as folder:
         server = Server(url, Path(folder) / "server.log")
@@ -554,6 +558,7 @@ def crash_run(
         problems.append(f"{done} kills of {kills}: the run was too short")
     return CrashReport(
         url.split("+")[0].split(":")[0],
+        seed,
         writers,
         seconds,
         done,
