@@ -401,8 +401,9 @@ class CrashReport:
 class _Lives:
     """What the writers and the killer share: whether the server is up, when to stop, what was acknowledged."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, kills: int) -> None:
         self.end = time.monotonic() + seconds
+        self.kills_left = kills
         self.up = asyncio.Event()
         self.just_acknowledged = asyncio.Event()
         self.acknowledged = Acknowledged()
@@ -412,9 +413,11 @@ class _Lives:
         self.problems: list[str] = []
 
     def running(self) -> bool:
-        # The run waits for the restarted server's first write (a busy machine may take a while to start it).
+        # Past its end the run waits for its kills and for the last server's first write (a busy machine may
+        # take a while), within a grace.
         now = time.monotonic()
-        return now < self.end or (self.in_this_life == 0 and now < self.end + RESTART_GRACE)
+        waiting = self.kills_left > 0 or self.in_this_life == 0
+        return now < self.end or (waiting and now < self.end + RESTART_GRACE)
 
     def acknowledge(self) -> None:
         self.in_this_life += 1
@@ -508,13 +511,14 @@ async def _kill_and_restart(lives: _Lives, server: Server, kills: int, seconds: 
         with suppress(TimeoutError):  # no write acknowledged meanwhile: kill anyway
             await asyncio.wait_for(lives.just_acknowledged.wait(), 2)
         if not lives.running():
-            break
+            break  # past the grace
         lives.up.clear()
         lives.in_this_life = 0
         server.kill()
         done += 1
         server.start()
         await server.wait_until_up()
+        lives.kills_left -= 1
         lives.up.set()
         lives.end = max(lives.end, time.monotonic() + 0.5)  # time for the last server's writes
     return done
@@ -534,7 +538,7 @@ def crash_run(
 
         async def scenario() -> tuple[_Lives, int]:
             await server.wait_until_up()
-            lives = _Lives(seconds)
+            lives = _Lives(seconds, kills)
             lives.up.set()
             clients = [httpx.AsyncClient(base_url=server.base, timeout=10, trust_env=False) for _ in range(writers)]
             try:
