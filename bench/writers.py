@@ -2,7 +2,7 @@
 
 - **Writers** (the default): 30 seconds of creates and edits; no 5xx, no "database is locked", and every write
   the server acknowledged is in the database afterwards.
-- **Kill** (`--kill [N]`, 3 kills unless given): the same writers while the server is killed with SIGKILL N
+- **Kill** (`--kill [N]`, 3 kills unless given): eight writers while the server is killed with SIGKILL N
   times, each time restarted on the same port and database. Every write the server acknowledged (a 2xx/3xx
   response fully received) must be in the database afterwards, and none may be half-written: each tag a writer
   created has exactly one "create" entry in the history and each such entry its tag, and each edited item's
@@ -19,8 +19,9 @@
     .venv/bin/python -m bench.writers --postgres            # and PostgreSQL (a database made and dropped here)
     .venv/bin/python -m bench.writers --kill --seconds 25   # the kill scenario; --kill 5 for five kills
 
-Only 127.0.0.1 is ever contacted; the run stops by itself after --seconds (the kill scenario goes on for at
-least a second after the last restart). tests/test_crash_safety.py runs `crash_run` briefly on both databases.
+Only 127.0.0.1 is ever contacted; the run stops by itself after --seconds (the kill scenario goes on past it, up
+to 30 s, until its kills are done and the last server has acknowledged a write). tests/test_crash_safety.py runs
+`crash_run` briefly on both databases; bench/README.md ("Crash safety") has the figures.
 """
 
 from __future__ import annotations
