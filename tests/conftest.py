@@ -325,6 +325,21 @@ class Demo:
     ids: dict[str, int] = field(default_factory=dict)
 
 
+def lamp_form(demo: Demo, **changes: Any) -> dict[str, Any]:
+    """The lamp's whole-page edit form as a person posts it unchanged, with `changes` typed over it."""
+    form = {
+        "name": "Lamp",
+        "description": "",
+        "price": "12.50",
+        "quantity": "3",
+        "status": "active",
+        "available_from": "",
+        "owner_id": str(demo.ada.id),
+        "tags": ["", str(demo.red.id)],
+    }
+    return {**form, **changes}
+
+
 @pytest.fixture
 async def demo(db: async_sessionmaker[AsyncSession]) -> Demo:
     async with db() as session:

@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import count_statements
+from tests.conftest import count_statements, lamp_form
 from webapp.admin.messages import MAX_COOKIE_BYTES, MessageCookie
 from webapp.demo.models import Item
 
@@ -18,19 +18,6 @@ pytestmark = pytest.mark.anyio
 
 COOKIE = "admin_messages"
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
-
-
-def _lamp_form(demo, name: str) -> dict[str, object]:
-    return {
-        "name": name,
-        "description": "",
-        "price": "12.50",
-        "quantity": "3",
-        "status": "active",
-        "available_from": "",
-        "owner_id": str(demo.ada.id),
-        "tags": [str(demo.red.id)],
-    }
 
 
 def _set_cookie(response, name: str) -> str | None:
@@ -42,7 +29,7 @@ def _set_cookie(response, name: str) -> str | None:
 
 async def test_a_save_writes_its_change_and_audit_entry_and_nothing_else(browser, demo, db, database_url):
     with count_statements() as statements:
-        response = await browser.submit(f"/admin/item/{demo.lamp.id}", _lamp_form(demo, "Desk lamp"))
+        response = await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, name="Desk lamp"))
     assert response.status_code == 303
     writes = [" ".join(s.split()[:3]).replace('"', "").replace("`", "") for s in statements if WRITES.match(s)]
     assert writes == ["UPDATE item SET", "INSERT INTO admin_log_entry"]
@@ -78,7 +65,7 @@ async def test_an_inline_save_writes_its_change_and_audit_entry_and_nothing_else
 
 
 async def test_a_fragment_leaves_the_message_for_the_next_whole_page(browser, demo):
-    await browser.submit(f"/admin/item/{demo.lamp.id}", _lamp_form(demo, "Desk lamp"))
+    await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, name="Desk lamp"))
     fragment = await browser.open("/admin/item/?q=desk", **{"HX-Request": "true"})
     assert "was changed" not in fragment.text
     assert _set_cookie(fragment, COOKIE) is None
@@ -86,15 +73,15 @@ async def test_a_fragment_leaves_the_message_for_the_next_whole_page(browser, de
 
 
 async def test_two_saves_before_a_page_show_both_messages(browser, demo):
-    await browser.submit(f"/admin/item/{demo.lamp.id}", _lamp_form(demo, "Desk lamp"))
-    await browser.submit(f"/admin/item/{demo.lamp.id}", _lamp_form(demo, "Floor lamp"))
+    await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, name="Desk lamp"))
+    await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, name="Floor lamp"))
     page = (await browser.open("/admin/item/")).text
     assert "The item “Desk lamp” was changed." in page
     assert "The item “Floor lamp” was changed." in page
 
 
 async def test_a_record_name_in_a_message_is_escaped(browser, demo):
-    await browser.submit(f"/admin/item/{demo.lamp.id}", _lamp_form(demo, "<script>alert(1)</script>"))
+    await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, name="<script>alert(1)</script>"))
     page = (await browser.open("/admin/item/")).text
     assert "“&lt;script&gt;alert(1)&lt;/script&gt;” was changed." in page
     assert "<script>alert(1)" not in page
@@ -120,7 +107,7 @@ async def test_a_planted_or_altered_message_cookie_shows_nothing(browser, demo, 
 
 async def test_many_long_messages_keep_the_cookie_small_and_the_newest_shown(browser, demo):
     for n in range(8):
-        response = await browser.submit(f"/admin/item/{demo.lamp.id}", _lamp_form(demo, f"Lamp {n} " + "x" * 180))
+        response = await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, name=f"Lamp {n} " + "x" * 180))
         assert response.status_code == 303
         cookie = _set_cookie(response, COOKIE)
         assert cookie is not None and len(cookie.split(";")[0]) <= len(COOKIE) + 1 + MAX_COOKIE_BYTES

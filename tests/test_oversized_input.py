@@ -9,7 +9,7 @@ import anyio
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import SECRET, snapshot
+from tests.conftest import SECRET, lamp_form, snapshot
 from tests.html_check import html_problems
 from webapp.admin.limits import MAX_FORM_BYTES, MAX_FORM_FIELDS
 from webapp.app import create_app
@@ -32,20 +32,6 @@ def app(request, database_url):
     )
 
 
-def _edit_form(demo, **changes):
-    form = {
-        "name": "Lamp",
-        "description": "",
-        "price": "12.50",
-        "quantity": "3",
-        "status": "active",
-        "available_from": "",
-        "owner_id": str(demo.ada.id),
-        "tags": ["", str(demo.red.id)],
-    }
-    return {**form, **changes}
-
-
 async def _multipart(browser, url, fields):
     """A multipart/form-data post, as a browser sends a form with enctype="multipart/form-data"."""
     token = await browser._token()
@@ -65,11 +51,11 @@ def assert_refused_page(response, *, says):
 
 async def test_a_megabytes_long_field_on_the_edit_form_is_refused_and_nothing_changes(browser, demo, db):
     before = await snapshot(db)
-    response = await browser.submit(f"/admin/item/{demo.lamp.id}", _edit_form(demo, description="x" * (2 * MIB)))
+    response = await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, description="x" * (2 * MIB)))
     assert_refused_page(response, says="This form is larger than the admin accepts (1 MiB)")
     assert await snapshot(db) == before
     # The server carries on: the same form at a normal size saves.
-    saved = await browser.submit(f"/admin/item/{demo.lamp.id}", _edit_form(demo, description="A reading lamp"))
+    saved = await browser.submit(f"/admin/item/{demo.lamp.id}", lamp_form(demo, description="A reading lamp"))
     assert saved.status_code == 303
     async with db() as session:
         assert (await session.get(Item, demo.lamp.id)).description == "A reading lamp"
@@ -97,7 +83,7 @@ async def test_a_multipart_form_within_the_limits_saves(browser, demo, db):
 async def test_thousands_of_fields_are_refused_url_encoded_and_multipart(browser, demo, db):
     before = await snapshot(db)
     many_tags = [("tags", str(demo.red.id))] * 5000
-    plain = await browser.submit(f"/admin/item/{demo.lamp.id}", [*_edit_form(demo).items(), *many_tags])
+    plain = await browser.submit(f"/admin/item/{demo.lamp.id}", [*lamp_form(demo).items(), *many_tags])
     assert_refused_page(plain, says=f"This form has more fields than the admin accepts ({MAX_FORM_FIELDS:,})")
     junk = [(f"field{i}", "") for i in range(MAX_FORM_FIELDS + 1)]
     multipart = await _multipart(browser, "/admin/tag/", [("name", "green"), *junk])
@@ -123,7 +109,7 @@ async def test_an_htmx_inline_save_over_the_limit_gets_a_message_in_the_row(htmx
 
 @AT_SMALL_LIMITS
 async def test_a_form_just_under_the_size_limit_saves_and_just_over_is_refused(browser, demo, db):
-    form = _edit_form(demo)
+    form = lamp_form(demo)
     empty = await browser.submit(f"/admin/item/{demo.lamp.id}", form | {"description": ""})
     assert empty.status_code == 303
     body_without_description = len(empty.request.content)
@@ -141,7 +127,7 @@ async def test_a_form_just_under_the_size_limit_saves_and_just_over_is_refused(b
 
 @AT_SMALL_LIMITS
 async def test_a_form_with_as_many_fields_as_the_limit_saves_and_one_more_is_refused(browser, demo, db):
-    form = list(_edit_form(demo, name="At the limit").items())  # nine fields, and the CSRF token: ten
+    form = list(lamp_form(demo, name="At the limit").items())  # nine fields, and the CSRF token: ten
     padding = [("tags", "")] * (SMALL["max_form_fields"] - 10)  # as the form's empty choice posts it
     at_limit = await browser.submit(f"/admin/item/{demo.lamp.id}", [*form, *padding])
     assert at_limit.request.content.count(b"&") + 1 == SMALL["max_form_fields"]
