@@ -131,3 +131,27 @@ async def test_a_failed_sqlite_write_lets_the_next_writer_in_and_keeps_nothing(s
     assert started[0] == 1 and sorted(started) == [1, 2, 3]
     async with sqlite_engine.connect() as conn:
         assert sorted((await conn.scalars(text("SELECT writer FROM turn"))).all()) == [2, 3]
+
+
+async def test_a_sqlite_writer_that_waits_past_the_queue_timeout_goes_on_and_both_writes_land(sqlite_engine, caplog):
+    queue = writer_queue(sqlite_engine)
+    assert queue is not None
+    queue.timeout = 0.1  # the busy timeout's job, shortened: a hold longer than this makes the next writer go on
+    started: list[int] = []
+    with caplog.at_level("WARNING", logger="webapp.admin.db"):
+        await asyncio.wait_for(
+            asyncio.gather(
+                _write(sqlite_engine, 1, started, hold=0.4),
+                _write(sqlite_engine, 2, started),
+            ),
+            timeout=10,
+        )
+    assert "going on without it" in caplog.text
+    async with sqlite_engine.connect() as conn:
+        assert sorted((await conn.scalars(text("SELECT writer FROM turn"))).all()) == [1, 2]
+    # The queue is not left held: a third writer gets it without waiting out the timeout.
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="webapp.admin.db"):
+        await asyncio.wait_for(_write(sqlite_engine, 3, started), timeout=1)
+    assert "going on without it" not in caplog.text
+    assert queue.waiting == 0
