@@ -84,3 +84,29 @@ async def test_a_refused_write_is_sqlalchemys_error_and_the_transaction_rolls_ba
             assert (await conn.execute(select(thing.c.name))).all() == []
     finally:
         write_intent.reset(token)
+
+
+@pytest.mark.optimisation("OneTripConnection.rollback: no trip when SQLite has no transaction open")
+async def test_a_connection_back_in_the_pool_after_its_transaction_ended_makes_no_trip(engine):
+    async with engine.connect() as conn:
+        await conn.execute(select(thing.c.name))
+        with _trips() as trips:
+            await conn.rollback()  # ends the read's transaction (its BEGIN): one trip
+        assert trips.call_count == 1
+        with _trips() as trips:
+            await conn.close()  # the pool's reset rolls back again: nothing is open, no trip
+        assert trips.call_count == 0
+
+
+async def test_a_write_not_committed_is_still_rolled_back(engine):
+    # Without the write intent sqlite3 opens the transaction itself, just before the INSERT: it must be undone.
+    async with engine.connect() as conn:
+        await conn.execute(insert(thing).values(name="kept only until the rollback"))
+        with _trips() as trips:
+            await conn.rollback()
+        assert trips.call_count == 1
+        assert (await conn.execute(select(thing.c.name))).all() == []
+    async with engine.connect() as conn:
+        await conn.execute(insert(thing).values(name="left open"))
+    async with engine.connect() as conn:  # the pool rolled the first connection back when it took it in
+        assert (await conn.execute(select(thing.c.name))).all() == []

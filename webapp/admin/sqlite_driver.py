@@ -110,6 +110,20 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
 
+    def rollback(self) -> None:
+        """No trip to aiosqlite's thread when there is nothing to roll back.
+
+        The pool rolls a connection back again when it takes it in, after the transaction was committed or
+        rolled back already: sqlite3's rollback then does nothing, yet the call through aiosqlite is a trip to
+        its thread and back, on every request. `in_transaction` is SQLite's autocommit flag, read while no
+        statement runs on this connection (SQLAlchemy rolls back between statements only). Guarded by
+        tests/test_sqlite_driver.py.
+        """
+        connection = self._connection._connection
+        if connection is not None and not connection.in_transaction:
+            return
+        super().rollback()
+
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
