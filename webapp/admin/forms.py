@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, inspect, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -125,14 +125,23 @@ async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dic
             rows = (await session.execute(chosen)).scalars().all()
             found = {inspect(row).identity[0] for row in rows}
         else:
-            chosen = scope(f.related_model, select(pk_column).where(pk_column.in_(wanted)))
-            found = set((await session.execute(chosen)).scalars())
+            chosen = scope(f.related_model, _key_exists(f.related_model))
+            found = set((await session.execute(chosen, {"chosen_key": wanted[0]})).scalars())
         missing = [str(key) for key in wanted if key not in found]
         if missing:
             form.errors[f.name] = f"Select a valid choice. {missing[0]} is not one of the available choices."
         elif f.type.many:
             by_key = {inspect(row).identity[0]: row for row in rows}
             values[f.name] = [by_key[key] for key in dict.fromkeys(wanted)]
+
+
+@cache
+def _key_exists(model: type) -> Select[Any]:
+    """`SELECT key FROM model WHERE key = :chosen_key`, built once per model: every save with a to-one choice
+    checks its key, and a statement used again keeps the cache key SQLAlchemy otherwise computes for each new
+    one (bench/README.md, "Measured choices"; tests/test_create.py posts a missing key)."""
+    (pk_column,) = inspect(model).primary_key
+    return select(pk_column).where(pk_column == bindparam("chosen_key"))
 
 
 def apply_values(obj: Any, fields: Sequence[Field], values: Mapping[str, Any]) -> None:

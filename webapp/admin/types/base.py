@@ -64,8 +64,13 @@ IP_VALUES = (
 )
 
 
+_JSON_AS_IS = frozenset({str, int, float, bool})
+
+
 def to_json(value: Any) -> Any:
     """A value as JSON can hold it, whatever its column (keys, cursors); `FieldType.from_json` reverses it."""
+    if value is None or type(value) in _JSON_AS_IS:  # most values of a record: no test below applies
+        return value
     if isinstance(value, enum.Enum):
         return value.value if isinstance(value.value, str | int) else value.name
     if isinstance(value, datetime | date | time):
