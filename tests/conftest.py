@@ -33,6 +33,7 @@ from webapp.admin.accounts import AccountAdmin, sync_permissions
 from webapp.admin.models import ARGON2_PARAMETERS, AdminAccount, AdminPermission, admin_account_permission
 from webapp.admin.site import AdminSite
 from webapp.app import create_app
+from webapp.browse import ADMIN_TABLES
 from webapp.demo.admin import ADMIN_VIEWS
 from webapp.demo.models import Item, Status, Tag, User, orm_registry
 from webapp.settings import Settings
@@ -374,6 +375,21 @@ def cap_counts(monkeypatch: pytest.MonkeyPatch, cap: int) -> None:
     """Counts stop at `cap` rows instead of 10,000: a big table's behaviour on a few dozen rows."""
     for module in (filters, listing, list_page):
         monkeypatch.setattr(module, "COUNT_CAP", cap)
+
+
+@pytest.fixture
+async def browse_state(tmp_path: Any) -> AsyncIterator[tuple[str, async_sessionmaker[Any]]]:
+    """`make browse`'s state database: the admin's own tables and a superuser "clerk", in a SQLite file of the
+    test's own (the browsed database stays as it was)."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/state.sqlite3"
+    engine = create_async_engine(url)
+    tables = [table for name, table in AdminAccount.metadata.tables.items() if name in ADMIN_TABLES]
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: AdminAccount.metadata.create_all(sync, tables=tables))
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    await add_account(sessions, "clerk", superuser=True)
+    yield url, sessions
+    await engine.dispose()
 
 
 @contextmanager

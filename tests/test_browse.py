@@ -21,7 +21,7 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from tests import browse_schema as db_schema
-from tests.conftest import DATABASES, SCRATCH, add_account
+from tests.conftest import DATABASES, SCRATCH
 from tests.hosts import Person
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.reflection import reflect_views
@@ -53,22 +53,8 @@ def browsed_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
-async def state(tmp_path: Path) -> AsyncIterator[tuple[str, async_sessionmaker[Any]]]:
-    """The admin's state database: its own tables and a superuser, in a SQLite file of the test's own."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/state.sqlite3"
-    engine = create_async_engine(url)
-    tables = [table for name, table in AdminLogEntry.metadata.tables.items() if name in ADMIN_TABLES]
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: AdminLogEntry.metadata.create_all(sync, tables=tables))
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    await add_account(sessions, "clerk", superuser=True)
-    yield url, sessions
-    await engine.dispose()
-
-
-@pytest.fixture
-async def clerk(browsed_url: str, state: tuple[str, Any]) -> AsyncIterator[Person]:
-    app = create_app(BrowseSettings(database_url=browsed_url, state_url=state[0], secret_key=SECRET))
+async def clerk(browsed_url: str, browse_state: tuple[str, Any]) -> AsyncIterator[Person]:
+    app = create_app(BrowseSettings(database_url=browsed_url, state_url=browse_state[0], secret_key=SECRET))
     async with AsyncTestClient(app=app) as client:
         client.follow_redirects = False
         person = Person(client)
@@ -162,7 +148,7 @@ async def test_a_record_is_added_and_changed_through_its_form(clerk, browsed):
         assert await session.scalar(select(db_schema.track.c.Rating).where(db_schema.track.c.TrackId == 1)) == 1
 
 
-async def test_a_delete_shows_logs_and_undoes_what_the_database_cascades(clerk, browsed, state):
+async def test_a_delete_shows_logs_and_undoes_what_the_database_cascades(clerk, browsed, browse_state):
     confirm = await clerk.get("/admin/artist/2/delete")
     assert confirm.status_code == 200
     assert "2 albums" in confirm.text and "Balls to the Wall" in confirm.text
@@ -182,7 +168,7 @@ async def test_a_delete_shows_logs_and_undoes_what_the_database_cascades(clerk, 
             )
             == 0
         )
-    async with state[1]() as session:
+    async with browse_state[1]() as session:
         entries = (await session.scalars(select(AdminLogEntry).where(AdminLogEntry.action == "delete"))).all()
     assert sorted(e.model for e in entries) == sorted(["artist"] + ["album"] * 2 + ["track"] * 6)
     (root,) = [e for e in entries if e.model == "artist"]
@@ -225,7 +211,7 @@ async def test_natural_keys_with_hostile_values_round_trip(clerk, browsed):
         )
 
 
-async def test_the_browsed_schema_is_left_as_it_was_and_history_commits_first(clerk, browsed_url, state):
+async def test_the_browsed_schema_is_left_as_it_was_and_history_commits_first(clerk, browsed_url, browse_state):
     engine = create_async_engine(browsed_url)
     try:
         async with engine.connect() as connection:
@@ -242,7 +228,7 @@ async def test_the_browsed_schema_is_left_as_it_was_and_history_commits_first(cl
     changed = await clerk.post("/admin/playlist/1", {"Name": "Music (all)"})
     assert changed.status_code == 303, changed.text[:2000]
     assert order[:2] == ["state", "browsed"], order
-    async with state[1]() as session:
+    async with browse_state[1]() as session:
         entry = await session.scalar(select(AdminLogEntry).where(AdminLogEntry.model == "playlist"))
     assert entry is not None and entry.action == "update"
 

@@ -14,6 +14,8 @@ SQLAlchemy's automap, and a ModelAdmin made for each.
   with its schema ("sales_invoice_line").
 - A view, and a table without a primary key, are mapped on all their columns and are read-only
   (ModelAdmin.read_only): listed, searched, filtered and exported, never written.
+- Search covers the string columns, with LIKE; on SQLite a table that an FTS5 trigram table indexes, kept in
+  step by triggers (webapp.admin.sqlite_fts), is searched through that index, on the columns it covers.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.orm import interfaces, registry
 from webapp.admin.fields import humanize
 from webapp.admin.options import ModelAdmin
 from webapp.admin.site import RESERVED_SLUGS
+from webapp.admin.sqlite_fts import Fts5Table, fts5_tables, search_index
 
 # Schemas of the database's own catalog, never browsed.
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"})
@@ -75,10 +78,11 @@ def reflect_admins(connection: Connection, exclude: Collection[str] = ()) -> lis
     for table in metadata.tables.values():
         if table not in models and table not in links:
             models[table] = _map_on_all_columns(keyless, table)
+    indexes = fts5_tables(connection) if connection.dialect.name == "sqlite" else []
     # A table named like one of the admin's own routes (login, health, ...) takes the next free slug.
     slugs: set[str] = set(RESERVED_SLUGS)
     admins = [
-        _admin_for(model, (table.schema, table.name) in views, slugs)
+        _admin_for(model, (table.schema, table.name) in views, slugs, search_index(connection, table, indexes))
         for table, model in sorted(models.items(), key=lambda item: (item[0].schema or "", item[0].name.lower()))
     ]
     return admins
@@ -202,7 +206,7 @@ def _map_on_all_columns(mapped: registry, table: Table) -> type:
     return cls
 
 
-def _admin_for(model: type, is_view: bool, slugs: set[str]) -> type[ModelAdmin]:
+def _admin_for(model: type, is_view: bool, slugs: set[str], index: Fts5Table | None) -> type[ModelAdmin]:
     table: Table = model.__table__  # type: ignore[attr-defined]
     slug = snake_name(f"{table.schema}_{table.name}" if table.schema else table.name)
     while slug in slugs:
@@ -217,4 +221,8 @@ def _admin_for(model: type, is_view: bool, slugs: set[str]) -> type[ModelAdmin]:
         "name_plural": plural(name) + suffix,
         "read_only": is_view,
     }
+    if index is not None:
+        # Its columns are the searched ones: another column would add a LIKE scan to every search, the cost the
+        # index is there to spare (whoever made it chose what is worth searching).
+        options |= {"sqlite_fts_table": index.name, "sqlite_fts_columns": index.columns, "search_fields": index.columns}
     return type(f"{model.__name__}Admin", (ModelAdmin,), options)
