@@ -224,3 +224,16 @@ async def test_a_worker_that_starts_while_another_adds_the_permissions_starts_al
     finally:
         await site.db_config.get_engine().dispose()
         await engine.dispose()
+
+
+def test_every_character_of_secret_key_counts(monkeypatch):
+    """Keys that share their first 32 characters sign differently (they were cut to 32 bytes once)."""
+    keys = ["x" * 32 + "first", "x" * 32 + "second", "short", "shorter"]
+    secrets = []
+    for key in keys:
+        monkeypatch.setenv("SECRET_KEY", key)
+        secrets.append(Settings().secret_key)
+    assert len(set(secrets)) == len(keys)
+    assert all(len(secret) == 32 for secret in secrets)
+    monkeypatch.setenv("SECRET_KEY", keys[0])
+    assert Settings().secret_key == secrets[0]  # the same key, the same secret: workers agree

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -12,11 +13,12 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///demo.sqlite3"
 
 
 def secret_from_env() -> bytes:
-    # Cookie sessions need a 32-byte key; without SECRET_KEY one per process is fine for a dev server.
+    """32 bytes from SECRET_KEY, every character of it counting (a SHA-256 of it); without SECRET_KEY one per
+    process, which is fine for a dev server."""
     value = os.environ.get("SECRET_KEY")
     if not value:
         return secrets.token_bytes(32)
-    return value.encode().ljust(32, b"\0")[:32]
+    return hashlib.sha256(value.encode()).digest()
 
 
 def positive_int_from_env(name: str, default: int) -> int:
