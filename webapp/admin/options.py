@@ -33,6 +33,7 @@ from webapp.admin.fields import Field, humanize, introspect, sql_type_of
 from webapp.admin.keys import RecordKey
 from webapp.admin.list_page import ListPage
 from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
+from webapp.admin.related import Relation, relations_of
 from webapp.admin.samples import Reading
 from webapp.admin.types import COLUMN_TYPES, FieldType, StringType, TypeRegistry
 
@@ -196,6 +197,17 @@ class ModelAdmin:
         return list(self.fields.values())
 
     @cached_property
+    def relations(self) -> dict[str, Relation]:
+        """The to-many relations a detail page shows in sections of their own, a page at a time, by name
+        (webapp.admin.related); worked out once the site knows which models it shows."""
+        return {relation.name: relation for relation in relations_of(self)}
+
+    @cached_property
+    def page_fields(self) -> list[Field]:
+        """The values a detail page lists: every field but the collections it pages in their own sections."""
+        return [f for f in self.detail_fields if not (f.type.many and f.name in self.relations)]
+
+    @cached_property
     def search_columns(self) -> list[Field]:
         """The model's own search fields (related ones are in search_targets)."""
         names = [n for n in self.search_fields if "__" not in n] or [
@@ -347,10 +359,12 @@ class ModelAdmin:
         relationships = inspect(self.model).relationships
         names = sorted({f.relationship for f in fields if f.relationship})
         if not whole:
-            # Left unloaded whatever the relationship's own `lazy`: an eager default would read them whole.
-            sampled = [name for name in names if name in self.sampled_collections]
-            statement = statement.options(*(lazyload(getattr(self.model, name)) for name in sampled))
+            # The sampled collections, and those not shown (a detail page's sections read theirs a page at a
+            # time), are left unloaded whatever the relationship's own `lazy`: an eager default would read them
+            # whole.
             names = [name for name in names if name not in self.sampled_collections]
+            unloaded = [rel.key for rel in relationships if rel.uselist and rel.key not in names]
+            statement = statement.options(*(lazyload(getattr(self.model, name)) for name in unloaded))
         joined = next((name for name in names if _joinable_collection(self.model, relationships[name])), None)
         for name in names:
             relationship = relationships[name]
@@ -369,7 +383,11 @@ class ModelAdmin:
         return statement
 
     def shown_fields(self, reading: Reading) -> list[Field]:
-        return self.list_fields if reading is Reading.ROW else self.detail_fields
+        if reading is Reading.ROW:
+            return self.list_fields
+        if reading is Reading.DETAIL:
+            return self.page_fields
+        return [] if reading is Reading.OWN else self.detail_fields
 
     @cached_property
     def one_row_statements(self) -> dict[Reading, Select[Any]]:
