@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 # What a read-only model's rows still allow (every other action is refused, whatever the account's permissions).
 READ_ACTIONS = frozenset({"view", "export"})
 
+# A string column longer than this is left out of a list's default columns (`ModelAdmin.list_columns`).
+LONG_STRING = 255
+
 # Column names that name a record, compared without underscores and case: "Title", "user_name", "EMail".
 NAMING_COLUMNS = ("name", "title", "label", "username", "displayname", "fullname", "email")
 
@@ -104,6 +107,10 @@ class ModelAdmin:
     column_types: ClassVar[TypeRegistry] = COLUMN_TYPES
     field_types: ClassVar[dict[str, FieldType]] = {}
     per_page: ClassVar[int] = DEFAULT_PER_PAGE
+    # Without list_display, the most columns a list shows: the key and the naming columns first, then the other
+    # short ones in the model's order, long strings (over LONG_STRING characters) left out with long text,
+    # bytes and JSON. None: every field but long text, bytes and JSON, in the model's order.
+    list_columns: ClassVar[int | None] = None
     # The list page's steps (search, count, rows, ...): a subclass of ListPage replaces any of them.
     list_page_class: ClassVar[type[ListPage]] = ListPage
     # Custom actions over selected rows (name, label, async function); see the bulk actions.
@@ -170,8 +177,23 @@ class ModelAdmin:
     @cached_property
     def list_fields(self) -> list[Field]:
         # Long values (text, JSON) would swamp a table row unless asked for by name (or there is nothing else).
-        names = self.list_display or [name for name, f in self.fields.items() if not f.type.bulky] or list(self.fields)
-        return [self.fields[name] for name in names]
+        if self.list_display:
+            names = list(self.list_display)
+        elif self.list_columns is None:
+            names = [name for name, f in self.fields.items() if not f.type.bulky]
+        else:
+            names = self._compact_columns(self.list_columns)
+        return [self.fields[name] for name in names or list(self.fields)]
+
+    def _compact_columns(self, most: int) -> list[str]:
+        """The key, the naming columns, then the other short fields in order, no more than `most` of them."""
+        short = [
+            name
+            for name, f in self.fields.items()
+            if not f.type.bulky and not (isinstance(f.type, StringType) and (f.max_length or 0) > LONG_STRING)
+        ]
+        first = [name for name in (*self.key.names, *self.label_names) if name in self.fields]
+        return list(dict.fromkeys([*first, *short]))[: max(most, len(first))]
 
     @cached_property
     def create_fields(self) -> list[Field]:

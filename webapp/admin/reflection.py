@@ -32,6 +32,10 @@ from webapp.admin.fields import humanize
 from webapp.admin.options import ModelAdmin
 from webapp.admin.site import RESERVED_SLUGS
 
+# The most columns a reflected table's list shows (ModelAdmin.list_columns): its key and naming columns first,
+# then its other short columns in the table's order; every column is on its detail page.
+LIST_COLUMNS = 7
+
 # Schemas of the database's own catalog, never browsed.
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"})
 
@@ -216,5 +220,6 @@ def _admin_for(model: type, is_view: bool, slugs: set[str]) -> type[ModelAdmin]:
         "name": name + suffix,
         "name_plural": plural(name) + suffix,
         "read_only": is_view,
+        "list_columns": LIST_COLUMNS,
     }
     return type(f"{model.__name__}Admin", (ModelAdmin,), options)

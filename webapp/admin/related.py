@@ -39,6 +39,7 @@ from webapp.admin.listing import (
     ordering_by,
     positive_int,
 )
+from webapp.admin.types.base import truncated
 
 if TYPE_CHECKING:
     from webapp.admin.options import ModelAdmin
@@ -196,6 +197,12 @@ class Section:
     @property
     def admin(self) -> ModelAdmin:
         return self.relation.admin
+
+    @property
+    def entries(self) -> list[tuple[str, str]]:
+        """Each record's page and its label, cut short as a list cell's text is."""
+        admin = self.relation.admin
+        return [(admin.url(admin.key_of(row)), truncated(admin.site.label(row))) for row in self.rows]
 
     @property
     def total_display(self) -> str:
