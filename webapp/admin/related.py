@@ -9,7 +9,7 @@ to records whose list has no filter for it.
 
 A section reads its records in the relation's order (its `order_by`, else the related admin's `ordering`),
 then by key. Pages after the first walk that order from a cursor, as the list page's Next and Previous do, so
-the thousandth page costs what the first does; an order a cursor cannot follow (a nullable column) pages by
+a deep page costs what the first does; an order a cursor cannot follow (a nullable column) pages by
 number. Each page is one statement: its rows, with their capped count beside them.
 """
 
