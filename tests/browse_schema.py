@@ -8,10 +8,11 @@ MariaDB; on PostgreSQL a table lives outside `public` too."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -109,6 +110,28 @@ document = Table(
     Column("scan", LargeBinary),
 )
 visit_log = Table("visit_log", schema, Column("path", String(200), nullable=False), Column("hits", Integer))
+# Long values in every form a schema keeps them (a long title that names the row, a long string, text, JSON,
+# bytes) among more short columns than a list shows.
+product = Table(
+    "Product",
+    schema,
+    Column("ProductId", Integer, primary_key=True),
+    Column("Sku", String(40), nullable=False),
+    Column("Summary", String(1000)),
+    Column("Title", String(300), nullable=False),
+    Column("Price", Numeric(10, 2), nullable=False),
+    Column("Stock", Integer, nullable=False),
+    Column("Weight", Float),
+    Column("Active", Boolean, nullable=False, server_default=false()),
+    Column("AddedOn", Date),
+    Column("Colour", String(20)),
+    Column("Size", String(10)),
+    Column("UpdatedAt", DateTime),
+    Column("Description", Text),
+    Column("Specs", JSON),
+    Column("Photo", LargeBinary),
+)
+PRODUCTS = 60
 
 # PostgreSQL only: a CamelCase table in a schema of its own, referring to one in the default schema.
 sales = MetaData(schema=SALES_SCHEMA)
@@ -210,3 +233,25 @@ def _seed(connection: Connection) -> None:
         document.insert(), [{"id": DOCUMENT_ID, "title": "Scan", "body": "Long text", "scan": b"\x00\x01" * 100}]
     )
     connection.execute(visit_log.insert(), [{"path": "/home", "hits": 3}, {"path": "/about", "hits": None}])
+    connection.execute(product.insert(), [product_row(n) for n in range(1, PRODUCTS + 1)])
+
+
+def product_row(n: int) -> dict[str, object]:
+    """Product `n` as it is stored: every long value long, and marked with `n` at both ends."""
+    return {
+        "ProductId": n,
+        "Sku": f"SKU-{n:04d}",
+        "Summary": f"Summary {n}: " + "a summary <longer> than a list cell & more, " * 20 + f"end of summary {n}",
+        "Title": f"Product {n}, " + "a title that goes on and on, " * 9 + f"end of title {n}",
+        "Price": Decimal("19.99") + n,
+        "Stock": n * 3,
+        "Weight": 1.5,
+        "Active": n % 2 == 0,
+        "AddedOn": date(2024, 1, 1) + timedelta(days=n),
+        "Colour": "teal",
+        "Size": "XL",
+        "UpdatedAt": datetime(2024, 6, 1, 12, 0) + timedelta(hours=n),
+        "Description": f"Description {n}\n" + "A paragraph of the description, line after line.\n" * 100,
+        "Specs": {"n": n, "notes": ["a note that is not short at all"] * 10},
+        "Photo": bytes(range(256)) * 8,
+    }

@@ -7,6 +7,7 @@ Without PostgreSQL or MariaDB their runs skip with the reason; with CI set they 
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import re
 import uuid
@@ -415,3 +416,21 @@ def field_error(html: str, field_id: str) -> str | None:
 def input_value(html: str, field_id: str) -> str | None:
     found = re.search(rf'<input[^>]*\bid="{re.escape(field_id)}"[^>]*\bvalue="([^"]*)"', html)
     return found.group(1) if found else None
+
+
+def related_section(page: str, name: str) -> str:
+    """The detail page's section of the relation `name` (its records, its page links), or "" without one."""
+    found = re.search(rf'<section class="related" id="related-{re.escape(name)}".*?</section>', page, re.S)
+    return found.group(0) if found else ""
+
+
+def section_names(section: str) -> list[str]:
+    """The records a related section names, in its order."""
+    return [html.unescape(text) for text in re.findall(r"<li>(?:<a [^>]*>)?([^<]*)(?:</a>)?</li>", section)]
+
+
+def page_link(section: str, rel: str, *, fragment: bool = False) -> str | None:
+    """Where a section's "next" or "prev" link leads: the whole page, as a browser follows it, or (`fragment`)
+    the section alone, as htmx asks for it; None when the section has no such link."""
+    found = re.search(rf'<a href="([^"]*)" hx-get="([^"]*)" hx-push-url="[^"]*" rel="{rel}">', section)
+    return html.unescape(found.group(2 if fragment else 1)) if found else None

@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from tests import browse_schema as db_schema
 from tests.conftest import DATABASES, SCRATCH
 from tests.hosts import Person
+from tests.html_check import html_problems
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.reflection import reflect_views
+from webapp.admin.types.base import html as escaped
 from webapp.browse import ADMIN_TABLES, BrowseSettings, create_app
 
 pytestmark = pytest.mark.anyio
@@ -83,7 +85,7 @@ async def test_every_table_and_view_is_named_from_the_schema(browsed_url):
         await engine.dispose()
     expected = {
         "album", "album_summary", "artist", "country", "document", "employee", "membership", "order",
-        "playlist", "track", "user", "visit_log",
+        "playlist", "product", "track", "user", "visit_log",
     }  # fmt: skip
     if "postgresql" in browsed_url:
         expected.add("sales_invoice_line")
@@ -104,6 +106,41 @@ async def test_every_table_and_view_is_named_from_the_schema(browsed_url):
     assert type(track.fields["Explicit"].type).__name__ == "BooleanType", "MariaDB's TINYINT(1) too"
     if "sqlite" not in browsed_url:  # SQLite keeps an enum as VARCHAR: its choices are not in the schema
         assert type(track.fields["Kind"].type).__name__ == "EnumType", "the database's own enum type"
+
+
+LIST_BUDGET = 40_000  # the model admin's list budget (tests/test_budgets.py), read strictly
+
+
+async def test_a_table_of_long_values_lists_its_short_columns_within_the_budget(clerk):
+    listed = await clerk.get("/admin/product/")
+    assert listed.status_code == 200 and listed.text.count('<tr id="product-') == 50
+    assert len(listed.content) < LIST_BUDGET, len(listed.content)
+    assert html_problems(listed.text) == []
+    headers = re.findall(r'<th scope="col"[^>]*>(?:<a [^>]*>)?([^<]+)', listed.text)
+    assert headers == ["Product", "Title", "Sku", "Price", "Stock", "Weight", "Active"], (
+        "the key, the naming column, then the short columns in the table's order, seven at most"
+    )
+    first = db_schema.product_row(1)
+    assert first["Title"] not in listed.text and f"<td>{first['Title'][:79]}…</td>" in listed.text, "cut short"
+    assert f'aria-label="Select {first["Title"][:39]}…"' in listed.text, "and shorter in its controls' names"
+    for left_out in ("Summary", "Description", "Specs", "Photo", "AddedOn", "Colour", "Updated"):
+        assert left_out not in headers and f"?sort={left_out}" not in listed.text, left_out
+    searched = await clerk.get("/admin/product/?q=end+of+summary+7")
+    assert ">SKU-0007<" in searched.text, "a column left out of the list is still searched"
+
+
+async def test_a_record_of_long_values_shows_every_one_of_them_in_full_on_its_page(clerk):
+    listed = await clerk.get("/admin/product/")
+    (link,) = [link for link in _links(listed.text, "product") if link.endswith("/1")]
+    page = await clerk.get(link)
+    assert page.status_code == 200 and html_problems(page.text) == []
+    row = db_schema.product_row(1)
+    for name in ("Sku", "Summary", "Title", "Colour", "Size", "Description"):
+        assert escaped(str(row[name])) in page.text, name
+    assert escaped('"notes": ["a note that is not short at all"') in page.text, "the JSON document"
+    assert f'href="{link}/download/Photo"' in page.text and "Download (2.0 KB)" in page.text
+    for label in ("Added on", "Updated at", "Colour", "Size", "Summary", "Description", "Specs", "Photo"):
+        assert f"<dt>{label}</dt>" in page.text, label
 
 
 async def test_every_page_of_every_table_answers(clerk):

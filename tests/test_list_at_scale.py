@@ -3,6 +3,8 @@ fixed number of SQL statements per page whatever the number of rows."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from datetime import date
 from decimal import Decimal
@@ -10,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import selectinload
 
@@ -155,6 +157,37 @@ async def test_keyset_pages_walk_the_same_rows_as_numbered_pages(browser, many):
     assert _ids((await browser.open(back)).text) == numbered[-50:-25]
     damaged = await browser.open("/admin/item/?after=not-a-cursor")
     assert damaged.status_code == 400 and "out of date or damaged" in damaged.text
+
+
+def _cursor(*values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+MOMENT = "2024-01-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (MOMENT, "not a key"),
+        (MOMENT, 2**70),
+        (MOMENT, True),
+        (MOMENT, 1.5),
+        ("2024-01-01T00:00:00", 1),
+        ("yesterday", 1),
+        (MOMENT, None),
+        (MOMENT,),
+    ],
+    ids=["text-key", "huge-key", "boolean-key", "fraction-key", "naive-time", "no-time", "null", "short"],
+)
+async def test_a_cursor_written_by_hand_is_a_400_before_it_reaches_the_database(browser, demo, db, values):
+    """The default order is newest first (created_at, then id): a cursor holds one value of each."""
+    damaged = await browser.open(f"/admin/item/?page=2&after={_cursor(*values)}")
+    assert damaged.status_code == 400 and "out of date or damaged" in damaged.text
+    before = await browser.open(f"/admin/item/?page=2&before={_cursor(*values)}")
+    assert before.status_code == 400
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(Item)) == 2, "nothing written meanwhile"
 
 
 async def test_counts_are_capped_on_big_tables(browser, many, monkeypatch):

@@ -157,3 +157,15 @@ def test_delete_on_a_whole_page(nojs_page, database):
     expect(page).to_have_url(re.compile(r"/admin/item/$"))
     expect(page.locator("#messages")).to_contain_text(f"The item “{name}” was deleted.")
     assert database.item(pk) is None
+
+
+def test_a_related_section_pages_by_whole_pages(nojs_page):
+    page = nojs_page
+    page.goto("/admin/user/1")
+    section = page.locator("#related-items")
+    section.locator('a[rel="next"]').click()
+    expect(page).to_have_url(re.compile(r"/admin/user/1\?items_page=2&items_after="))
+    expect(section.locator('[aria-current="page"]')).to_have_text(re.compile(r"^Page 2 of \d+$"))
+    section.locator('a[rel="prev"]').click()
+    expect(page).to_have_url(re.compile(r"/admin/user/1$"))
+    expect(section.locator('[aria-current="page"]')).to_have_text(re.compile(r"^Page 1 of"))

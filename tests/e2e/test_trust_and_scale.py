@@ -1,4 +1,5 @@
-"""Undo, filters with back and forward, the owner autocomplete, bulk delete, and two people editing one row."""
+"""Undo, filters with back and forward, a related section paged in place, the owner autocomplete, bulk delete,
+and two people editing one row."""
 
 from __future__ import annotations
 
@@ -49,6 +50,28 @@ def test_filter_sort_and_page_then_back_and_forward(page):
         page.go_forward()
         expect(page).to_have_url(url)
     expect_count(page, active_count)
+
+
+def test_a_related_section_pages_in_place_then_back_and_forward(page):
+    """ada01 owns a couple of dozen seeded items (and whatever other tests add): two pages or more."""
+    page.goto("/admin/user/1")
+    mark(page)
+    section = page.locator("#related-items")
+    current = section.locator('[aria-current="page"]')
+    expect(current).to_have_text(re.compile(r"^Page 1 of \d+$"))
+    first = section.get_by_role("listitem").all_inner_texts()
+    section.locator('a[rel="next"]').click()
+    settled(page)
+    expect(current).to_have_text(re.compile(r"^Page 2 of \d+$"))
+    expect(page).to_have_url(re.compile(r"/admin/user/1\?items_page=2&items_after="))
+    assert_no_page_load(page)
+    second = section.get_by_role("listitem").all_inner_texts()
+    assert second and not set(first) & set(second), "the next page's items, none of the first's"
+    page.go_back()
+    expect(current).to_have_text(re.compile(r"^Page 1 of"))
+    assert section.get_by_role("listitem").all_inner_texts() == first
+    page.go_forward()
+    expect(current).to_have_text(re.compile(r"^Page 2 of"))
 
 
 def test_pick_an_owner_through_the_autocomplete(page):

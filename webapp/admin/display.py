@@ -8,7 +8,7 @@ from typing import Any
 from markupsafe import Markup
 
 from webapp.admin.fields import Field
-from webapp.admin.types.base import EMPTY, html
+from webapp.admin.types.base import EMPTY, MAX_CONTROL_NAME_CHARS, html, truncated
 
 __all__ = ["EMPTY", "cell", "display", "html", "row", "row_cells", "rows"]
 
@@ -51,7 +51,7 @@ def row(site: Any, admin: Any, obj: Any, perms: Any, links: dict[int, str] | Non
     so its links are plain links without JavaScript and swap the row with it.
     """
     pk = admin.key_of(obj)
-    label = html(site.label(obj))
+    label = html(truncated(site.label(obj), MAX_CONTROL_NAME_CHARS))
     url = html(admin.url(pk))
     parts = [f'<tr id="{html(admin.dom_id(pk))}">']
     if perms.bulk:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
@@ -29,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin import filters as list_filters
 from webapp.admin.fields import Field
+from webapp.admin.keys import MAX_INTEGER_KEY
+from webapp.admin.types.base import base_type
 
 if TYPE_CHECKING:
     from webapp.admin.options import ModelAdmin
@@ -40,6 +45,8 @@ MAX_SEARCH_LENGTH = 200
 COUNT_CAP = list_filters.COUNT_CAP
 RESERVED = frozenset({"q", "sort", "page", "per_page", "after", "before", "last", "select_all", "ids", "action"})
 MIN_INDEXED_TERM = 3
+# A cursor's decimal values stay within this many digits of the point (a Numeric column's are far fewer).
+MAX_CURSOR_DIGITS = 1000
 
 
 class BadListQuery(HTTPException):
@@ -60,8 +67,8 @@ class ListQuery:
 
     @classmethod
     def parse(cls, admin: ModelAdmin, params: Mapping[str, str]) -> ListQuery:
-        page = _positive_int(params.get("page"), "page", default=1)
-        per_page = min(_positive_int(params.get("per_page"), "per_page", default=admin.per_page), MAX_PER_PAGE)
+        page = positive_int(params.get("page"), "page", default=1)
+        per_page = min(positive_int(params.get("per_page"), "per_page", default=admin.per_page), MAX_PER_PAGE)
         sort = (params.get("sort") or "").strip()
         if sort and sort.lstrip("-") not in admin.sortable:
             allowed = ", ".join(sorted(admin.sortable))
@@ -132,7 +139,8 @@ def _query_string(values: Mapping[str, Any]) -> str:
     return "?" + "&".join([f"{k}={quote_plus(str(v))}" for k, v in values.items() if v not in ("", None, False)])
 
 
-def _positive_int(raw: str | None, name: str, *, default: int) -> int:
+def positive_int(raw: str | None, name: str, *, default: int) -> int:
+    """A page number (or size) from the URL: `default` when absent, a 400 naming `name` when it is no number."""
     if raw is None or raw.strip() == "":
         return default
     if not raw.strip().isdigit() or len(raw.strip()) > 9:
@@ -207,6 +215,12 @@ def ordering(admin: ModelAdmin, sort: str, label_column: Any) -> tuple[list[Orde
     """The ORDER BY parts (requested column, default ordering, primary key) and any joins they need."""
     names = [sort] if sort else []
     names += [n for n in admin.default_ordering if n.lstrip("-") != sort.lstrip("-")]
+    return ordering_by(admin, names, label_column)
+
+
+def ordering_by(admin: ModelAdmin, names: list[str], label_column: Any) -> tuple[list[OrderPart], list[Any]]:
+    """The ORDER BY parts of field `names` ("-name" descending) then the primary key, and the joins they need:
+    a many-to-one sorts by the related record's naming column when `label_column(field)` gives one."""
     parts: list[OrderPart] = []
     joins: list[Any] = []
     for name in names:
@@ -252,13 +266,51 @@ def encode_cursor(parts: list[OrderPart], obj: Any) -> str:
 
 
 def decode_cursor(parts: list[OrderPart], raw: str) -> list[Any]:
+    """The ordering values `encode_cursor` wrote, each of its column's type; a 400 when `raw` is no such cursor
+    (a link cut short, or written by hand), before any of it reaches SQL."""
     try:
         values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         if not isinstance(values, list) or len(values) != len(parts):
             raise ValueError(raw)
-        return [p.field.from_json(v) for p, v in zip(parts, values, strict=True) if p.field is not None]
-    except (ValueError, TypeError, AttributeError, ArithmeticError):
+        return [_cursor_value(p.field, v) for p, v in zip(parts, values, strict=True) if p.field is not None]
+    except (ValueError, TypeError, AttributeError, ArithmeticError, LookupError):
         raise BadListQuery(detail="This page link is out of date or damaged; go back to the first page.") from None
+
+
+def _cursor_value(f: Field, raw: Any) -> Any:
+    """One value of a cursor, as its column holds it: a value of another type, or one the database cannot
+    compare with the column (an integer past the largest key, a naive time for an aware column, a NUL in text,
+    an endless number), is refused here rather than by the database."""
+    if raw is None:
+        raise ValueError("a keyset ordering has no NULLs")
+    value = f.from_json(raw)
+    expected = _python_type(f)
+    if expected is not None and not isinstance(value, expected):
+        raise TypeError(f.name)
+    if isinstance(value, bool) and expected is not bool:
+        raise TypeError(f.name)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER_KEY:
+        raise ValueError(f.name)
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f.name)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f.name)
+    if isinstance(value, Decimal) and (not value.is_finite() or abs(value.adjusted()) > MAX_CURSOR_DIGITS):
+        raise ValueError(f.name)
+    if isinstance(value, datetime) and f.column is not None:
+        aware = bool(getattr(base_type(f.column), "timezone", False))
+        if (value.tzinfo is not None) != aware:
+            raise ValueError(f.name)
+    return value
+
+
+def _python_type(f: Field) -> type | None:
+    if f.column is None:
+        return None
+    try:
+        return f.column.type.python_type
+    except NotImplementedError:
+        return None
 
 
 # -- statements ------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from webapp.admin.fields import Field, humanize, introspect, sql_type_of
 from webapp.admin.keys import RecordKey
 from webapp.admin.list_page import ListPage
 from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
+from webapp.admin.related import Relation, relations_of
 from webapp.admin.samples import Reading
 from webapp.admin.types import COLUMN_TYPES, FieldType, StringType, TypeRegistry
 
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 
 # What a read-only model's rows still allow (every other action is refused, whatever the account's permissions).
 READ_ACTIONS = frozenset({"view", "export"})
+
+# A string column longer than this is left out of a list's default columns (`ModelAdmin.list_columns`).
+LONG_STRING = 255
 
 # Column names that name a record, compared without underscores and case: "Title", "user_name", "EMail".
 NAMING_COLUMNS = ("name", "title", "label", "username", "displayname", "fullname", "email")
@@ -103,6 +107,10 @@ class ModelAdmin:
     column_types: ClassVar[TypeRegistry] = COLUMN_TYPES
     field_types: ClassVar[dict[str, FieldType]] = {}
     per_page: ClassVar[int] = DEFAULT_PER_PAGE
+    # Without list_display, the most columns a list shows: the key and the naming columns first, then the other
+    # short ones in the model's order, long strings (over LONG_STRING characters) left out with long text,
+    # bytes and JSON. None: every field but long text, bytes and JSON, in the model's order.
+    list_columns: ClassVar[int | None] = None
     # The list page's steps (search, count, rows, ...): a subclass of ListPage replaces any of them.
     list_page_class: ClassVar[type[ListPage]] = ListPage
     # Custom actions over selected rows (name, label, async function); see the bulk actions.
@@ -169,8 +177,23 @@ class ModelAdmin:
     @cached_property
     def list_fields(self) -> list[Field]:
         # Long values (text, JSON) would swamp a table row unless asked for by name (or there is nothing else).
-        names = self.list_display or [name for name, f in self.fields.items() if not f.type.bulky] or list(self.fields)
-        return [self.fields[name] for name in names]
+        if self.list_display:
+            names = list(self.list_display)
+        elif self.list_columns is None:
+            names = [name for name, f in self.fields.items() if not f.type.bulky]
+        else:
+            names = self._compact_columns(self.list_columns)
+        return [self.fields[name] for name in names or list(self.fields)]
+
+    def _compact_columns(self, most: int) -> list[str]:
+        """The key, the naming columns, then the other short fields in order, no more than `most` of them."""
+        short = [
+            name
+            for name, f in self.fields.items()
+            if not f.type.bulky and not (isinstance(f.type, StringType) and (f.max_length or 0) > LONG_STRING)
+        ]
+        first = [name for name in (*self.key.names, *self.label_names) if name in self.fields]
+        return list(dict.fromkeys([*first, *short]))[: max(most, len(first))]
 
     @cached_property
     def create_fields(self) -> list[Field]:
@@ -194,6 +217,17 @@ class ModelAdmin:
     @cached_property
     def detail_fields(self) -> list[Field]:
         return list(self.fields.values())
+
+    @cached_property
+    def relations(self) -> dict[str, Relation]:
+        """The to-many relations a detail page shows in sections of their own, a page at a time, by name
+        (webapp.admin.related); worked out once the site knows which models it shows."""
+        return {relation.name: relation for relation in relations_of(self)}
+
+    @cached_property
+    def page_fields(self) -> list[Field]:
+        """The values a detail page lists: every field but the collections it pages in their own sections."""
+        return [f for f in self.detail_fields if not (f.type.many and f.name in self.relations)]
 
     @cached_property
     def search_columns(self) -> list[Field]:
@@ -347,10 +381,12 @@ class ModelAdmin:
         relationships = inspect(self.model).relationships
         names = sorted({f.relationship for f in fields if f.relationship})
         if not whole:
-            # Left unloaded whatever the relationship's own `lazy`: an eager default would read them whole.
-            sampled = [name for name in names if name in self.sampled_collections]
-            statement = statement.options(*(lazyload(getattr(self.model, name)) for name in sampled))
+            # The sampled collections, and those not shown (a detail page's sections read theirs a page at a
+            # time), are left unloaded whatever the relationship's own `lazy`: an eager default would read them
+            # whole.
             names = [name for name in names if name not in self.sampled_collections]
+            unloaded = [rel.key for rel in relationships if rel.uselist and rel.key not in names]
+            statement = statement.options(*(lazyload(getattr(self.model, name)) for name in unloaded))
         joined = next((name for name in names if _joinable_collection(self.model, relationships[name])), None)
         for name in names:
             relationship = relationships[name]
@@ -369,7 +405,11 @@ class ModelAdmin:
         return statement
 
     def shown_fields(self, reading: Reading) -> list[Field]:
-        return self.list_fields if reading is Reading.ROW else self.detail_fields
+        if reading is Reading.ROW:
+            return self.list_fields
+        if reading is Reading.DETAIL:
+            return self.page_fields
+        return [] if reading is Reading.OWN else self.detail_fields
 
     @cached_property
     def one_row_statements(self) -> dict[Reading, Select[Any]]:

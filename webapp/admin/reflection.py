@@ -35,6 +35,10 @@ from webapp.admin.options import ModelAdmin
 from webapp.admin.site import RESERVED_SLUGS
 from webapp.admin.sqlite_fts import Fts5Table, fts5_tables, search_index
 
+# The most columns a reflected table's list shows (ModelAdmin.list_columns): its key and naming columns first,
+# then its other short columns in the table's order; every column is on its detail page.
+LIST_COLUMNS = 7
+
 # Schemas of the database's own catalog, never browsed.
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"})
 
@@ -220,6 +224,7 @@ def _admin_for(model: type, is_view: bool, slugs: set[str], index: Fts5Table | N
         "name": name + suffix,
         "name_plural": plural(name) + suffix,
         "read_only": is_view,
+        "list_columns": LIST_COLUMNS,
     }
     if index is not None:
         # Its columns are the searched ones: another column would add a LIKE scan to every search, the cost the

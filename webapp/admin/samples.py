@@ -38,6 +38,7 @@ class Reading(enum.Enum):
     ROW = "row"  # a list row: the listed fields, and each collection's first LIST_ITEMS records
     DETAIL = "detail"  # its page: every field, and each collection's first DETAIL_ITEMS records
     FORM = "form"  # a form or a write: every field, collections whole (a form posts them whole)
+    OWN = "own"  # a part of its page shown alone (a related section): its own columns, no relations
 
 
 @dataclass(frozen=True)

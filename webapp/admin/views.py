@@ -14,15 +14,14 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, delete, get, post, route
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
-from litestar.response import Response
-from sqlalchemy import ColumnElement, String, and_, cast, false, func, inspect, or_, select
+from litestar.response import Redirect, Response
+from sqlalchemy import ColumnElement, String, and_, cast, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import RelationshipDirection
 
 from webapp.admin import filters as list_filters
-from webapp.admin import forms, listing
+from webapp.admin import forms, listing, related
 from webapp.admin.auth import ACTION, EPOCH_KEY
 from webapp.admin.chart import chartable as chart_models
 from webapp.admin.chart import created_per_day
@@ -30,10 +29,10 @@ from webapp.admin.list_page import count_display
 from webapp.admin.models import AdminAccount, AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.records import Outcome, RecordService, Result
-from webapp.admin.rendering import redirect_with_message, render, wants_fragment
+from webapp.admin.rendering import VARY, redirect_with_message, render, wants_fragment
 from webapp.admin.samples import Reading
 from webapp.admin.signed_in import SignedIn
-from webapp.admin.site import AdminSite, site_of
+from webapp.admin.site import site_of
 from webapp.admin.types import BinaryType, BooleanType
 
 log = logging.getLogger(__name__)
@@ -225,9 +224,50 @@ class AdminController(Controller):
         if wants_fragment(request):
             obj = await service.get(pk)
             return render(request, "_row.html", {"obj": obj}, admin=admin)
+        account = account_of(request)
+        shown = [r for r in admin.relations.values() if r.admin.permits(account, "view")]
+        params = dict(request.query_params)
+        queries = [(relation, related.SectionQuery.parse(relation, params)) for relation in shown]
         obj = await service.get(pk, reading=Reading.DETAIL)
-        related = await _related_rows(site, db_session, admin, obj, account_of(request))
-        return render(request, "detail.html", {"obj": obj, "related": related}, admin=admin)
+        page_url, others = admin.url(admin.key_of(obj)), related.section_params(shown, params)
+        sections = [
+            await related.read_section(db_session, r, obj, q, account, page_url=page_url, others=others)
+            for r, q in queries
+        ]
+        return render(request, "detail.html", {"obj": obj, "sections": sections}, admin=admin)
+
+    @get("/{model:str}/{pk:str}/related/{name:str}", name="admin:related", opt={ACTION: "view"})
+    async def related_section(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+        pk: FromPath[str],
+        name: FromPath[str],
+    ) -> Response[Any]:
+        """One related section of a detail page at the page its query names, for htmx to swap in; without
+        htmx, the whole detail page at that page of the section."""
+        admin = site_of(request).get(model)
+        account = account_of(request)
+        relation = admin.relations.get(name)
+        if relation is None:
+            raise NotFoundException(f"{admin.name_plural.capitalize()} have no related records called “{name}”.")
+        if not relation.admin.permits(account, "view"):
+            raise PermissionDeniedException(f"You may not view {relation.admin.name_plural}.")
+        params = dict(request.query_params)
+        query = related.SectionQuery.parse(relation, params)
+        obj = await records(request, admin, db_session).get(pk, reading=Reading.OWN)
+        page_url = admin.url(admin.key_of(obj))
+        if not wants_fragment(request):
+            own = related.section_params([relation], params)
+            return Redirect(path=page_url + (f"?{urlencode(own)}" if own else ""), status_code=303, headers=VARY)
+        # The other sections stay at the pages the browser shows them at: its address says which.
+        shown = [r for r in admin.relations.values() if r.admin.permits(account, "view")]
+        others = related.section_params(shown, related.params_of_url(request.headers.get("hx-current-url")))
+        section = await related.read_section(
+            db_session, relation, obj, query, account, page_url=page_url, others=others
+        )
+        return render(request, "_related.html", {"obj": obj, "section": section}, admin=admin)
 
     @get("/{model:str}/{pk:str}/download/{name:str}", name="admin:download", opt={ACTION: "view"})
     async def download(
@@ -446,38 +486,6 @@ async def _reload_changed_relations(
     if any(name in changes for name in sampled):
         session.expire(obj, sampled)
         await admin.read_related(session, [obj], Reading.ROW)
-
-
-RELATED_ROWS = 20
-
-
-async def _related_rows(
-    site: AdminSite, session: AsyncSession, admin: ModelAdmin, obj: Any, account: SignedIn | None
-) -> list[dict[str, Any]]:
-    """The records that point at this one (a user's items), first page of each, linking to the filtered list."""
-    out = []
-    for rel in inspect(admin.model).relationships:
-        child = site.admin_for(rel.mapper.class_)
-        if rel.direction is not RelationshipDirection.ONETOMANY or child is None or len(rel.remote_side) != 1:
-            continue
-        (remote,), (local,) = rel.remote_side, rel.local_columns
-        filter_field = next((f for f in child.query_filter_fields if f.column is remote), None)
-        value = getattr(obj, inspect(admin.model).get_property_by_column(local).key)
-        statement = child.scoped(select(child.model).where(remote == value), account)
-        total, exact = await listing.capped_count(session, statement)
-        newest_first = [column.desc() for column in child.key.columns]
-        rows = list(await session.scalars(statement.order_by(*newest_first).limit(RELATED_ROWS)))
-        out.append(
-            {
-                "admin": child,
-                "label": rel.key.replace("_", " "),
-                "rows": rows,
-                "total": f"{total:,}" if exact else f"{listing.COUNT_CAP:,}+",
-                "more": total > len(rows),
-                "list_query": f"?{urlencode({filter_field.name: str(value)})}" if filter_field is not None else "",
-            }
-        )
-    return out
 
 
 def _with_password(admin: ModelAdmin) -> ModelAdmin:

@@ -27,6 +27,9 @@ CellRenderer = Callable[[Any, dict[int, str]], str]
 
 EMPTY = "—"
 MAX_CELL_CHARS = 80
+# A list row's controls are named by the record's label ("Edit …", "Select …"): the start of a long one tells
+# rows apart, and is all a screen reader need repeat for each control.
+MAX_CONTROL_NAME_CHARS = 40
 
 
 class FieldError(ValueError):
@@ -50,8 +53,9 @@ def html(value: Any) -> str:
     return str(escape(value))  # anything else, Markup included, as markupsafe sees it
 
 
-def truncated(text: str) -> str:
-    return text[: MAX_CELL_CHARS - 1] + "…" if len(text) > MAX_CELL_CHARS else text
+def truncated(text: str, most: int = MAX_CELL_CHARS) -> str:
+    """`text` cut to `most` characters, its last an ellipsis, when it is longer."""
+    return text[: most - 1] + "…" if len(text) > most else text
 
 
 IP_VALUES = (

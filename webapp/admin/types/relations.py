@@ -13,7 +13,17 @@ from sqlalchemy import inspect
 
 from webapp.admin.keys import url_segment
 from webapp.admin.samples import DETAIL_ITEMS, LIST_ITEMS, sample_of
-from webapp.admin.types.base import EMPTY, CellRenderer, FieldError, FieldType, RawValue, WidgetInput, html, to_json
+from webapp.admin.types.base import (
+    EMPTY,
+    CellRenderer,
+    FieldError,
+    FieldType,
+    RawValue,
+    WidgetInput,
+    html,
+    to_json,
+    truncated,
+)
 from webapp.admin.widgets import EMPTY_CHOICE, lookup_html
 
 if TYPE_CHECKING:
@@ -81,7 +91,7 @@ class ForeignKeyType(RelationType):
 
     def cell(self, site: Any, field: Field, obj: Any, *, truncate: bool = False) -> Markup:
         related = getattr(obj, field.relationship) if field.relationship else None
-        return Markup(EMPTY) if related is None else link(site, related)
+        return Markup(EMPTY) if related is None else link(site, related, truncate=truncate)
 
     def cell_renderer(self, site: Any, field: Field) -> CellRenderer:
         # `links` holds the related records' links drawn so far on this page (by object: the session gives
@@ -148,7 +158,8 @@ class ManyToManyType(RelationType):
         sample = sample_of(obj, field.name, LIST_ITEMS if truncate else DETAIL_ITEMS)
         if not sample.total:
             return Markup(EMPTY)
-        return Markup(", ".join([link(site, o) for o in sample.shown]) + _more(sample.total, len(sample.shown)))
+        links = [link(site, o, truncate=truncate) for o in sample.shown]
+        return Markup(", ".join(links) + _more(sample.total, len(sample.shown)))
 
     def cell_renderer(self, site: Any, field: Field) -> CellRenderer:
         name, draw = field.name, linker(site, field.related_model)  # `links`: see ForeignKeyType
@@ -183,23 +194,26 @@ def _more(total: int, shown: int) -> str:
 
 
 def linker(site: Any, model: Any) -> Callable[[Any], str]:
-    """A link to a related record (its label alone when its model has no admin), worked out once per column."""
+    """A list cell's link to a related record (its label alone when its model has no admin, cut short as a
+    cell's text is), worked out once per column."""
     admin = site.admin_for(model)
     if admin is None:
-        return lambda obj: link(site, obj)
+        return lambda obj: link(site, obj, truncate=True)
     prefix, key_of, label = html(admin.list_url), admin.key_of, admin.label
 
     def draw(obj: Any) -> str:
         if type(obj) is not model:  # a subclass may have an admin of its own
-            return link(site, obj)
-        return f'<a href="{prefix}{html(url_segment(key_of(obj)))}">{html(label(obj))}</a>'
+            return link(site, obj, truncate=True)
+        return f'<a href="{prefix}{html(url_segment(key_of(obj)))}">{html(truncated(label(obj)))}</a>'
 
     return draw
 
 
-def link(site: Any, obj: Any) -> Markup:
+def link(site: Any, obj: Any, *, truncate: bool = False) -> Markup:
+    """A link to a record named by its label (`truncate`: cut short, for a list cell)."""
     admin = site.admin_for(type(obj))
-    label = escape(site.label(obj))
+    name = site.label(obj)
+    label = escape(truncated(name) if truncate else name)
     if admin is None:
         return label
     # Both parts escaped by hand: Markup.format goes through string.Formatter, slow for hundreds of cells.
