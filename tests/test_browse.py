@@ -9,9 +9,11 @@ import asyncio
 import html
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +303,31 @@ def test_a_database_that_cannot_be_browsed_is_one_clear_message(tmp_path, url, s
     assert "Traceback" not in ran.stderr
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("make browse: ") and says in lines[0], ran.stderr
+
+
+async def test_a_sqlite_table_of_text_columns_is_named_listed_and_searched_by_its_title(tmp_path, browse_state):
+    """TEXT is SQLite's usual string type: a column called Title names the rows even so, heads the list after the
+    key and is searched; a long TEXT column is still left out of the list and kept whole on the record's page."""
+    path = tmp_path / "films.sqlite3"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute('CREATE TABLE "Film" ("FilmId" INTEGER PRIMARY KEY, "Title" TEXT NOT NULL, "Plot" TEXT)')
+        connection.execute("INSERT INTO \"Film\" VALUES (1, 'Alien', ?), (2, 'Heat', 'A heist')", ("In space " * 40,))
+    app = create_app(
+        BrowseSettings(database_url=f"sqlite+aiosqlite:///{path}", state_url=browse_state[0], secret_key=SECRET)
+    )
+    async with AsyncTestClient(app=app) as client:
+        client.follow_redirects = False
+        person = Person(client)
+        await person.sign_in("clerk")
+        listed = await person.get("/admin/film/")
+        assert listed.status_code == 200
+        header = re.search(r"<thead[^>]*>(.*?)</thead>", listed.text, re.S)
+        assert header is not None and "Title" in header.group(1) and "Plot" not in header.group(1)
+        assert "Film #1" not in listed.text and ">Alien<" in listed.text
+        found = await person.get("/admin/film/?q=hea")
+        assert ">Heat<" in found.text and ">Alien<" not in found.text
+        detail = await person.get("/admin/film/1")
+        assert "<h1>Alien</h1>" in detail.text or "Alien" in re.search(r"<h1[^>]*>(.*?)</h1>", detail.text, re.S).group(
+            1
+        )
+        assert ("In space " * 40).strip() in html.unescape(detail.text)

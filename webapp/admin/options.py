@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, inspect, select
+from sqlalchemy import types as sa_types
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
     RelationshipDirection,
@@ -36,6 +37,7 @@ from webapp.admin.listing import DEFAULT_PER_PAGE, ListQuery
 from webapp.admin.related import Relation, relations_of
 from webapp.admin.samples import Reading
 from webapp.admin.types import COLUMN_TYPES, FieldType, StringType, TypeRegistry
+from webapp.admin.types.base import base_type
 
 if TYPE_CHECKING:
     from webapp.admin.records import WriteContext
@@ -233,7 +235,9 @@ class ModelAdmin:
     def search_columns(self) -> list[Field]:
         """The model's own search fields (related ones are in search_targets)."""
         names = [n for n in self.search_fields if "__" not in n] or [
-            name for name, f in self.fields.items() if f.type.searchable
+            name
+            for name, f in self.fields.items()
+            if f.type.searchable or (name in self.label_names and isinstance(f.type, StringType))
         ]
         return [self.fields[name] for name in names]
 
@@ -282,15 +286,21 @@ class ModelAdmin:
         strings = [
             f
             for f in self.fields.values()
-            if isinstance(f.type, StringType) and not f.type.bulky and f.column is not None and not f.column.primary_key
+            if isinstance(f.type, StringType)
+            and f.column is not None
+            and not f.column.primary_key
+            and isinstance(base_type(f.column), sa_types.String)  # not an ARRAY of strings
         ]
+        # A column named to name (name, title, ...) does so whatever its length: SQLite's usual string type is
+        # TEXT, which reflects as long text. Otherwise the first short string.
         by_key = {f.name.replace("_", "").lower(): f.name for f in strings}
         for key in NAMING_COLUMNS:
             if key in by_key:
                 return (by_key[key],)
         if "firstname" in by_key and "lastname" in by_key:
             return (by_key["firstname"], by_key["lastname"])
-        return (strings[0].name,) if strings else ()
+        short = [f.name for f in strings if not f.type.bulky]
+        return (short[0],) if short else ()
 
     @cached_property
     def label_column(self) -> Any:
