@@ -38,6 +38,12 @@
 
   document.addEventListener("click", (event) => {
     if (!(event.target instanceof Element)) return;
+    // A click outside an autocomplete closes its results, as Escape does.
+    document.querySelectorAll(".lookup-results:not(:empty)").forEach((results) => {
+      if (results.closest("[data-lookup]").contains(event.target)) return;
+      results.replaceChildren();
+      document.querySelector(`[aria-controls="${results.id}"]`)?.setAttribute("aria-expanded", "false");
+    });
     const option = event.target.closest("[data-lookup-option]");
     if (option) {
       event.preventDefault();
@@ -97,6 +103,33 @@
     const row = document.getElementById(target.id);
     const focusable = row && !row.classList.contains("row-form") ? row.querySelector(".actions a") : null;
     (focusable || document.querySelector("#messages button"))?.focus();
+  });
+
+  // A long collection's list of linked records is swapped as it is searched and paged: the boxes ticked so far
+  // move to the list of records to remove first, so that they are still posted.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const page = event.detail.target;
+    if (!page?.matches?.("[data-links-linked]") || !event.detail.shouldSwap) return;
+    const removing = document.querySelector(page.dataset.linksLinked);
+    const kept = new Set([...removing.querySelectorAll("input:checked")].map((box) => box.value));
+    page.querySelectorAll("input:checked").forEach((box) => {
+      if (!kept.has(box.value)) removing.append(box.closest("li"));
+    });
+  });
+
+  // A record ticked on an earlier page shows ticked where it is listed again, rather than twice.
+  // (An outerHTML swap replaces its target: the new list is found by its attribute.)
+  document.addEventListener("htmx:afterSwap", () => {
+    document.querySelectorAll("[data-links-linked]").forEach((page) => {
+      const removing = document.querySelector(page.dataset.linksLinked);
+      page.querySelectorAll('input[type="checkbox"]').forEach((box) => {
+        const pending = [...removing.querySelectorAll("input:checked")].find((other) => other.value === box.value);
+        if (pending) {
+          box.checked = true;
+          pending.closest("li").remove();
+        }
+      });
+    });
   });
 
   document.addEventListener("htmx:afterSwap", (event) => {

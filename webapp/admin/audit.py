@@ -19,8 +19,34 @@ def state_of(admin: ModelAdmin, obj: Any) -> dict[str, Any]:
     return {field.name: field.to_json(obj) for field in admin.fields.values()}
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+def collections(admin: ModelAdmin) -> frozenset[str]:
+    """The fields whose states are sets of related keys (many-to-many)."""
+    return frozenset(name for name, field in admin.fields.items() if field.type.many)
+
+
+def diff(before: dict[str, Any], after: dict[str, Any], sets: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What changed between two `state_of`s: {name: [before, after]}, and for the collections named in `sets`
+    {name: {"added": keys, "removed": keys}}, which stays as small as the change whatever the links it keeps."""
+    changes: dict[str, Any] = {}
+    for name, value in after.items():
+        old = before.get(name)
+        if old == value:
+            continue
+        if name in sets and isinstance(old, list) and isinstance(value, list):
+            changes[name] = link_changes(old, value)
+        else:
+            changes[name] = [old, value]
+    return changes
+
+
+def link_changes(before: list[Any], after: list[Any]) -> dict[str, list[Any]]:
+    was, now = set(before), set(after)
+    return {"added": [key for key in after if key not in was], "removed": [key for key in before if key not in now]}
+
+
+def is_link_change(change: Any) -> bool:
+    """Whether an entry's change of one field is a collection's {"added", "removed"} (else [before, after])."""
+    return isinstance(change, dict) and change.keys() == {"added", "removed"}
 
 
 def created(state: dict[str, Any]) -> dict[str, list[Any]]:
