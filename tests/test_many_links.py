@@ -276,7 +276,52 @@ async def test_changes_without_the_csrf_token_are_refused(browser, db, crowded, 
     assert await snapshot(db) == before
 
 
-# -- history -------------------------------------------------------------------------------------------
+# -- history and undo --------------------------------------------------------------------------------------
+
+
+async def test_the_history_names_what_was_added_and_removed_and_undo_puts_it_back(browser, db, crowded, spare):
+    page, form = await open_form(browser, crowded)
+    (red, _), (first, _) = LINKED_BOX.findall(page)[:2]
+    posted = edited(form, tags__add=[spare["teal"], spare["amber"]], tags__remove=[red, first])
+    assert (await browser.submit(f"/admin/item/{crowded.lamp.id}", posted)).status_code == 303
+
+    async with db() as session:
+        entry = await session.scalar(select(AdminLogEntry).where(AdminLogEntry.action == "update"))
+    added, removed = sorted([spare["teal"], spare["amber"]]), sorted([int(red), int(first)])
+    assert entry.changes == {"tags": {"added": added, "removed": removed}}, "the change, not 3,000 keys twice"
+
+    history = (await browser.open(f"/admin/item/{crowded.lamp.id}/history")).text
+    assert f"Added {added[0]}, {added[1]}; removed {removed[0]}, {removed[1]}</td>" in history
+    assert ">Undo this change</button>" in history and html_problems(history) == []
+    undone = await browser.submit(f"/admin/item/{crowded.lamp.id}/undo", {"entry": str(entry.id)})
+    assert undone.status_code == 303
+    assert await lamp_tags(db, crowded) == everything_but_tags(), "every link back as it was"
+    assert (await lamp(db, crowded)).version == 3
+
+    history = (await browser.open(undone.headers["location"])).text
+    assert "The change to the item “Lamp” was undone." in history
+    assert f"Added {removed[0]}, {removed[1]}; removed {added[0]}, {added[1]}</td>" in history, "the undo's own"
+    assert "Undone since." in history and len(history) < PAGE_BUDGET
+    again = await browser.submit(f"/admin/item/{crowded.lamp.id}/undo", {"entry": str(entry.id)})
+    assert again.status_code == 409 and "This change has been undone already." in again.text
+
+
+async def test_an_undo_is_refused_when_the_links_changed_again_since(browser, db, crowded, spare):
+    _, form = await open_form(browser, crowded)
+    assert (
+        await browser.submit(f"/admin/item/{crowded.lamp.id}", edited(form, tags__add=[spare["teal"]]))
+    ).status_code == 303
+    async with db() as session:
+        entry = await session.scalar(select(AdminLogEntry).where(AdminLogEntry.action == "update"))
+    _, form = await open_form(browser, crowded)
+    assert (
+        await browser.submit(f"/admin/item/{crowded.lamp.id}", edited(form, tags__remove=[spare["teal"]]))
+    ).status_code == 303
+    before = await snapshot(db)
+    refused = await browser.submit(f"/admin/item/{crowded.lamp.id}/undo", {"entry": str(entry.id)})
+    assert refused.status_code == 409
+    assert "Cannot undo: the field “Tags” has changed again since." in refused.text
+    assert await snapshot(db) == before
 
 
 async def test_a_deleted_record_comes_back_with_its_3000_links(browser, db, crowded):

@@ -353,6 +353,26 @@ class RecordService:
             return Result(Outcome.REFUSED, refusal=Refusal(RESTORE_REFUSED.format(name=admin.name)))
         return Result(Outcome.SAVED, obj, label, changes)
 
+    async def undo(self, entry: AdminLogEntry) -> Result:
+        """Put back what an update entry changed, as a new update of the record (its version check, hooks and
+        audit entry, in which the undo reads as the change it makes); refused, with nothing written, when a
+        field it changed has changed again since (audit.undoing). The entry is marked as undone."""
+        admin = self.admin
+        if entry.action != "update" or entry.part_of_id is not None or not entry.changes:
+            return Result(Outcome.REFUSED, refusal=Refusal("Only a change saved from a form can be undone."))
+        if entry.restored:
+            return Result(Outcome.REFUSED, refusal=Refusal("This change has been undone already."))
+        obj = await self.get(entry.object_pk, action="change", reading=Reading.FORM)
+        try:
+            values = await audit.undoing(self.session, admin, entry, obj, admin.site.scope(self.account))
+        except audit.RestoreRefused as refused:
+            return Result(Outcome.REFUSED, obj, refusal=Refusal(str(refused)))
+        result = await self.update(obj, values)
+        if result.outcome is Outcome.SAVED:
+            entry.restored = True
+            await self.session.flush()
+        return result
+
     async def _restore_dependants(self, entry: AdminLogEntry, restored: list[AdminLogEntry]) -> list[dict[str, Any]]:
         """The rows the delete of `entry` took along, put back parents first; their audit rows."""
         site = self.admin.site
