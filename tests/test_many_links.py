@@ -173,8 +173,13 @@ async def test_the_list_pages_and_searches_as_a_fragment_for_htmx(htmx, crowded)
     assert fragment.startswith('<div class="links-page" id="field-tags-linked"')
     assert 'name="tags__page" value="4"' in fragment and 'name="tags__page" value="2"' in fragment
     assert html_problems(fragment, fragment=True) == []
+    control = (await htmx.open(f"{url}&tags__q=%00tag%0A+2718")).text
+    assert [label for _, label in LINKED_BOX.findall(control)] == ["tag 2718"], "searched as the list searches"
     nothing = (await htmx.open(f"{url}&tags__q=%3Cb%3E")).text
     assert "No linked tags match “&lt;b&gt;”." in nothing and "<b>" not in nothing
+    for page in ("%C2%B2", "0", "-1", "99999999", "x"):
+        first = (await htmx.open(f"{url}&tags__page={page}")).text
+        assert LINKED_BOX.findall(first)[0][1] == "red", f"page {page}: the first page"
     odd = (await htmx.open(f"/admin/item/{crowded.lamp.id}/links/tags?id=%22%3E%3Cscript%3E")).text
     assert 'id="field-tags-linked"' in odd, "an id that is not one is not written into the page"
     assert (await htmx.open(f"/admin/item/{crowded.lamp.id}/links/name")).status_code == 404

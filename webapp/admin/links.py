@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import with_parent
 
 from webapp.admin.fields import Field, FieldError
-from webapp.admin.listing import MAX_SEARCH_LENGTH, search_conditions
+from webapp.admin.listing import search_conditions, search_text
 
 if TYPE_CHECKING:
     from webapp.admin.forms import BoundForm, Editing
@@ -44,6 +44,7 @@ QUERY = "__q"
 PAGE_PARAM = "__page"
 
 _DOM_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+_PAGE = re.compile(r"[0-9]{1,5}")
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def is_long(field: Field, record: Any) -> bool:
 
 
 def page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < len(raw) <= 5 and 0 < int(raw) <= MAX_PAGE else 1
+    """The list's page asked for, or the first for anything else (not a number, too far)."""
+    return int(raw) if raw and _PAGE.fullmatch(raw) and 0 < int(raw) <= MAX_PAGE else 1
 
 
 def dom_id(raw: str | None, default: str) -> str:
@@ -185,7 +187,7 @@ async def linked_page(
     relationship = inspect(type(record)).relationships[field.relationship]
     statement = select(model).where(with_parent(record, relationship))
     related = site.admin_for(model)
-    query = (params.get(f"{field.name}{QUERY}") or "").strip()[:MAX_SEARCH_LENGTH]
+    query = search_text(params.get(f"{field.name}{QUERY}") or "")
     page = page_number(params.get(f"{field.name}{PAGE_PARAM}"))
     if query and related is not None:
         dialect = session.get_bind(mapper=inspect(model)).dialect.name
