@@ -90,6 +90,19 @@ async def test_the_edit_form_counts_3000_links_names_five_and_lists_twenty_to_ti
     assert len(form) < 15, "the other fields, the version and the token: a handful"
 
 
+async def test_names_in_the_panel_are_escaped(browser, htmx, db, crowded):
+    async with db() as session:
+        odd = await session.scalar(insert(Tag).values(name="!<i>odd</i> & co", version=1).returning(Tag.id))
+        await session.execute(insert(item_tag).values(item_id=crowded.lamp.id, tag_id=odd))
+        await session.commit()
+    page, _ = await open_form(browser, crowded)
+    escaped = "!&lt;i&gt;odd&lt;/i&gt; &amp; co"
+    assert f"among them {escaped}, red," in page and f"> {escaped}</label>" in page and "<i>odd" not in page
+    assert html_problems(page) == []
+    fragment = (await htmx.open(f"/admin/item/{crowded.lamp.id}/links/tags?tags__q=odd")).text
+    assert f"> {escaped}</label>" in fragment and html_problems(fragment, fragment=True) == []
+
+
 async def test_below_the_limit_the_form_draws_every_link_as_a_chip_and_posts_them_all(browser, db, crowded):
     """The chair, with blue and 39 more of the 3,000 tags (the limit): chips, as before the panel existed."""
     async with db() as session:
