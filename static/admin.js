@@ -36,13 +36,35 @@
     search.focus();
   };
 
+  // Closed results stay closed until the search is typed in or focused again: a lookup still on its way (the
+  // one focusing the search sends) must not open them again.
+  const close = (results) => {
+    const search = document.querySelector(`[aria-controls="${results.id}"]`);
+    results.replaceChildren();
+    if (search) {
+      search.setAttribute("aria-expanded", "false");
+      search.dataset.lookupClosed = "";
+    }
+  };
+  const reopen = (event) => {
+    if (event.target instanceof Element && event.target.matches("[data-lookup-search]")) {
+      delete event.target.dataset.lookupClosed;
+    }
+  };
+  document.addEventListener("input", reopen);
+  document.addEventListener("focusin", reopen);
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const results = event.detail.target;
+    if (!results?.matches?.(".lookup-results")) return;
+    const search = document.querySelector(`[aria-controls="${results.id}"]`);
+    if (search && "lookupClosed" in search.dataset) event.detail.shouldSwap = false;
+  });
+
   document.addEventListener("click", (event) => {
     if (!(event.target instanceof Element)) return;
     // A click outside an autocomplete closes its results, as Escape does.
     document.querySelectorAll(".lookup-results:not(:empty)").forEach((results) => {
-      if (results.closest("[data-lookup]").contains(event.target)) return;
-      results.replaceChildren();
-      document.querySelector(`[aria-controls="${results.id}"]`)?.setAttribute("aria-expanded", "false");
+      if (!results.closest("[data-lookup]").contains(event.target)) close(results);
     });
     const option = event.target.closest("[data-lookup-option]");
     if (option) {
@@ -69,10 +91,9 @@
     if (!search) return;
     const results = document.getElementById(search.getAttribute("aria-controls"));
     const options = [...results.querySelectorAll("[data-lookup-option]")];
-    if (event.key === "Escape" && options.length) {
+    if (event.key === "Escape" && (options.length || search.classList.contains("htmx-request"))) {
       event.stopPropagation(); // close the list, not the row being edited
-      results.replaceChildren();
-      search.setAttribute("aria-expanded", "false");
+      close(results);
     } else if (event.key === "ArrowDown" && options.length) {
       event.preventDefault();
       options[0].focus();
