@@ -108,9 +108,9 @@ def links_widget(field: Field, w: WidgetInput, panel: Panel) -> str:
     id, name, plural = html(w.id), html(field.name), html(panel.related_plural)
     shown = ", ".join(html(label) for label in panel.named)
     more = panel.total - len(panel.named)
+    among = f", among them {shown}{f' and {more:,} more' if more > 0 else ''}" if shown else ""
     summary = (
-        f'<p class="links-summary" id="{id}-summary"><strong>{panel.total:,}</strong> {plural} linked,'
-        f" among them {shown}{f' and {more:,} more' if more > 0 else ''}.</p>\n"
+        f'<p class="links-summary" id="{id}-summary"><strong>{panel.total:,}</strong> {plural} linked{among}.</p>\n'
     )
     if w.compact:
         change = f'<a href="{html(panel.edit_url)}">change them on its page</a>'
