@@ -36,8 +36,36 @@
     search.focus();
   };
 
+  // Closed results stay closed until the search is typed in or focused again: a lookup still on its way (the
+  // one focusing the search sends) must not open them again.
+  const close = (results) => {
+    const search = document.querySelector(`[aria-controls="${results.id}"]`);
+    results.replaceChildren();
+    if (search) {
+      search.setAttribute("aria-expanded", "false");
+      search.dataset.lookupClosed = "";
+    }
+  };
+  const reopen = (event) => {
+    if (event.target instanceof Element && event.target.matches("[data-lookup-search]")) {
+      delete event.target.dataset.lookupClosed;
+    }
+  };
+  document.addEventListener("input", reopen);
+  document.addEventListener("focusin", reopen);
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const results = event.detail.target;
+    if (!results?.matches?.(".lookup-results")) return;
+    const search = document.querySelector(`[aria-controls="${results.id}"]`);
+    if (search && "lookupClosed" in search.dataset) event.detail.shouldSwap = false;
+  });
+
   document.addEventListener("click", (event) => {
     if (!(event.target instanceof Element)) return;
+    // A click outside an autocomplete closes its results, as Escape does.
+    document.querySelectorAll(".lookup-results:not(:empty)").forEach((results) => {
+      if (!results.closest("[data-lookup]").contains(event.target)) close(results);
+    });
     const option = event.target.closest("[data-lookup-option]");
     if (option) {
       event.preventDefault();
@@ -63,10 +91,9 @@
     if (!search) return;
     const results = document.getElementById(search.getAttribute("aria-controls"));
     const options = [...results.querySelectorAll("[data-lookup-option]")];
-    if (event.key === "Escape" && options.length) {
+    if (event.key === "Escape" && (options.length || search.classList.contains("htmx-request"))) {
       event.stopPropagation(); // close the list, not the row being edited
-      results.replaceChildren();
-      search.setAttribute("aria-expanded", "false");
+      close(results);
     } else if (event.key === "ArrowDown" && options.length) {
       event.preventDefault();
       options[0].focus();
@@ -97,6 +124,33 @@
     const row = document.getElementById(target.id);
     const focusable = row && !row.classList.contains("row-form") ? row.querySelector(".actions a") : null;
     (focusable || document.querySelector("#messages button"))?.focus();
+  });
+
+  // A long collection's list of linked records is swapped as it is searched and paged: the boxes ticked so far
+  // move to the list of records to remove first, so that they are still posted.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const page = event.detail.target;
+    if (!page?.matches?.("[data-links-linked]") || !event.detail.shouldSwap) return;
+    const removing = document.querySelector(page.dataset.linksLinked);
+    const kept = new Set([...removing.querySelectorAll("input:checked")].map((box) => box.value));
+    page.querySelectorAll("input:checked").forEach((box) => {
+      if (!kept.has(box.value)) removing.append(box.closest("li"));
+    });
+  });
+
+  // A record ticked on an earlier page shows ticked where it is listed again, rather than twice.
+  // (An outerHTML swap replaces its target: the new list is found by its attribute.)
+  document.addEventListener("htmx:afterSwap", () => {
+    document.querySelectorAll("[data-links-linked]").forEach((page) => {
+      const removing = document.querySelector(page.dataset.linksLinked);
+      page.querySelectorAll('input[type="checkbox"]').forEach((box) => {
+        const pending = [...removing.querySelectorAll("input:checked")].find((other) => other.value === box.value);
+        if (pending) {
+          box.checked = true;
+          pending.closest("li").remove();
+        }
+      });
+    });
   });
 
   document.addEventListener("htmx:afterSwap", (event) => {

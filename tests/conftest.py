@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,7 +37,7 @@ from webapp.admin.site import AdminSite
 from webapp.app import create_app
 from webapp.browse import ADMIN_TABLES
 from webapp.demo.admin import ADMIN_VIEWS
-from webapp.demo.models import Item, Status, Tag, User, orm_registry
+from webapp.demo.models import Item, Status, Tag, User, item_tag, orm_registry
 from webapp.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -355,6 +356,21 @@ async def demo(db: async_sessionmaker[AsyncSession]) -> Demo:
         return Demo(ada=ada, alan=alan, red=red, blue=blue, lamp=lamp, chair=chair)
 
 
+LINKED = 3_000
+
+
+@pytest.fixture
+async def crowded(db: async_sessionmaker[AsyncSession], demo: Demo) -> Demo:
+    """The lamp tagged 3,000 times (red, then "tag 0001" … "tag 2999"); the chair tagged blue."""
+    async with db() as session:
+        await session.execute(insert(Tag), [{"name": f"tag {n:04d}", "version": 1} for n in range(1, LINKED)])
+        tag_ids = (await session.scalars(select(Tag.id).where(Tag.name.startswith("tag ")))).all()
+        links = [{"item_id": demo.lamp.id, "tag_id": tag_id} for tag_id in tag_ids]
+        await session.execute(insert(item_tag), [*links, {"item_id": demo.chair.id, "tag_id": demo.blue.id}])
+        await session.commit()
+    return demo
+
+
 # Session bookkeeping changes on every request; it is not data a refused request could have written.
 UNSNAPSHOTTED = {"admin_store"}
 
@@ -434,3 +450,66 @@ def page_link(section: str, rel: str, *, fragment: bool = False) -> str | None:
     the section alone, as htmx asks for it; None when the section has no such link."""
     found = re.search(rf'<a href="([^"]*)" hx-get="([^"]*)" hx-push-url="[^"]*" rel="{rel}">', section)
     return html.unescape(found.group(2 if fragment else 1)) if found else None
+
+
+class _FormReader(HTMLParser):
+    """Reads what a browser posts from the first <form> whose class names `css_class`: its named inputs as drawn
+    (checkboxes and radios only when checked, a select's selected options, a textarea's text), not its buttons,
+    and not the inputs that join another form through a `form` attribute."""
+
+    def __init__(self, css_class: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.css_class = css_class
+        self.inside = False
+        self.done = False
+        self.pairs: list[tuple[str, str]] = []
+        self._select: tuple[str, bool] | None = None
+        self._select_first: str | None = None
+        self._select_chosen = False
+        self._textarea: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and not self.done and self.css_class in a.get("class", "").split():
+            self.inside = True
+        if not self.inside or "form" in a:
+            return
+        name = a.get("name")
+        if tag == "input" and name and a.get("type", "text") not in {"submit", "button", "image", "reset"}:
+            if a.get("type") not in {"checkbox", "radio"} or "checked" in a:
+                self.pairs.append((name, a.get("value", "on" if a.get("type") == "checkbox" else "")))
+        elif tag == "select" and name:
+            self._select, self._select_first, self._select_chosen = (name, "multiple" in a), None, False
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            self._select_first = value if self._select_first is None else self._select_first
+            if "selected" in a:
+                self.pairs.append((self._select[0], value))
+                self._select_chosen = True
+        elif tag == "textarea" and name:
+            self._textarea, self._text = name, ""
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self.inside:
+            self.inside, self.done = False, True
+        elif tag == "select" and self._select is not None:
+            name, multiple = self._select
+            if not multiple and not self._select_chosen and self._select_first is not None:
+                self.pairs.append((name, self._select_first))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.pairs.append((self._textarea, self._text.removeprefix("\n")))
+            self._textarea = None
+
+
+def form_as_drawn(html: str, css_class: str = "record-form") -> list[tuple[str, str]]:
+    """The fields a browser would post from the page's record form, left as the page drew them."""
+    reader = _FormReader(css_class)
+    reader.feed(html)
+    reader.close()
+    return reader.pairs

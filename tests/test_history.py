@@ -1,4 +1,4 @@
-"""History: every change is logged with who, when and what; deletes can be undone and restored."""
+"""History: every change is logged with who, when and what; deletes can be undone and restored, changes undone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import snapshot
+from tests.conftest import add_account, lamp_form, snapshot
+from tests.html_check import html_problems
 from webapp.admin.models import AdminLogEntry
 from webapp.demo.models import Item, Tag, User
 
@@ -103,3 +104,59 @@ async def test_restore_is_refused_when_the_key_is_reused_or_a_related_row_is_gon
 async def test_restore_of_an_unknown_entry_is_a_404(browser, demo):
     response = await browser.submit(f"/admin/item/{demo.lamp.id}/restore", {"entry": "999"})
     assert response.status_code == 404
+
+
+async def _lamp(db, demo):
+    async with db() as session:
+        lamp = await session.get(Item, demo.lamp.id)
+        await session.refresh(lamp, ["tags"])
+        return lamp
+
+
+async def test_undo_of_a_change_puts_every_field_back_as_a_change_of_its_own(browser, demo, db):
+    changed = lamp_form(demo, name="Desk lamp", price="14.00", owner_id=str(demo.alan.id), tags=["", str(demo.blue.id)])
+    assert (await browser.submit(f"/admin/item/{demo.lamp.id}", {**changed, "_version": "1"})).status_code == 303
+    (entry,) = await _entries(db, "item")
+    assert entry.changes["tags"] == {"added": [demo.blue.id], "removed": [demo.red.id]}
+    assert entry.changes["name"] == ["Lamp", "Desk lamp"]
+    history = (await browser.open(f"/admin/item/{demo.lamp.id}/history")).text
+    assert f"Added {demo.blue.id}; removed {demo.red.id}</td>" in history and html_problems(history) == []
+
+    undone = await browser.submit(f"/admin/item/{demo.lamp.id}/undo", {"entry": str(entry.id)})
+    assert undone.status_code == 303 and undone.headers["location"] == f"/admin/item/{demo.lamp.id}/history"
+    lamp = await _lamp(db, demo)
+    assert (lamp.name, str(lamp.price), lamp.owner_id) == ("Lamp", "12.50", demo.ada.id)
+    assert [t.name for t in lamp.tags] == ["red"] and lamp.version == 3
+    first, undo = await _entries(db, "item")
+    assert first.restored and undo.action == "update" and undo.username == "root"
+    assert undo.changes["name"] == ["Desk lamp", "Lamp"]
+    assert undo.changes["tags"] == {"added": [demo.red.id], "removed": [demo.blue.id]}
+    history = (await browser.open(undone.headers["location"])).text
+    assert "The change to the item “Lamp” was undone." in history and "Undone since." in history
+
+
+async def test_undo_is_refused_when_a_field_it_changed_has_changed_again(browser, demo, db):
+    for name, version in (("Desk lamp", "1"), ("Floor lamp", "2")):
+        saved = await browser.submit(f"/admin/item/{demo.lamp.id}", {"name": name, "_version": version})
+        assert saved.status_code == 303
+    first, _ = await _entries(db, "item")
+    before = await snapshot(db)
+    refused = await browser.submit(f"/admin/item/{demo.lamp.id}/undo", {"entry": str(first.id)})
+    assert refused.status_code == 409
+    assert "Cannot undo: the field “Name” has changed again since." in refused.text
+    assert await snapshot(db) == before
+
+
+async def test_undo_needs_the_change_permission_and_an_entry_of_the_record(browser, demo, db):
+    saved = await browser.submit(f"/admin/item/{demo.lamp.id}", {"name": "Desk lamp", "_version": "1"})
+    assert saved.status_code == 303
+    (entry,) = await _entries(db, "item")
+    assert (await browser.submit(f"/admin/item/{demo.chair.id}/undo", {"entry": str(entry.id)})).status_code == 404
+    assert (await browser.submit(f"/admin/item/{demo.lamp.id}/undo", {"entry": "x"})).status_code == 404
+    await add_account(db, "viewer", permissions=("item.view",))
+    assert (await browser.sign_in("viewer")).status_code == 303, "the same browser, signed in as a viewer now"
+    history = (await browser.open(f"/admin/item/{demo.lamp.id}/history")).text
+    assert "Undo this change" not in history
+    before = await snapshot(db)
+    assert (await browser.submit(f"/admin/item/{demo.lamp.id}/undo", {"entry": str(entry.id)})).status_code == 403
+    assert await snapshot(db) == before

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from tests.conftest import (
+    LINKED,
     Admin,
     Demo,
     add_account,
@@ -47,7 +48,6 @@ from webapp.demo.models import Item, Tag, item_tag
 
 pytestmark = pytest.mark.anyio
 
-LINKED = 3_000
 # A size budget, not a timing: the pages below name a few of 3,000 related records, never all of them.
 PAGE_BUDGET = 40_000
 TAG_LINK = re.compile(r'<a href="/admin/tag/\d+">([^<]+)</a>')
@@ -67,18 +67,6 @@ def loaded(model: type) -> Iterator[list[Any]]:
         yield built
     finally:
         event.remove(model, "load", record)
-
-
-@pytest.fixture
-async def crowded(db, demo) -> Demo:
-    """The lamp tagged 3,000 times (red, then "tag 0001" … "tag 2999"); the chair tagged blue."""
-    async with db() as session:
-        await session.execute(insert(Tag), [{"name": f"tag {n:04d}", "version": 1} for n in range(1, LINKED)])
-        tag_ids = (await session.scalars(select(Tag.id).where(Tag.name.startswith("tag ")))).all()
-        links = [{"item_id": demo.lamp.id, "tag_id": tag_id} for tag_id in tag_ids]
-        await session.execute(insert(item_tag), [*links, {"item_id": demo.chair.id, "tag_id": demo.blue.id}])
-        await session.commit()
-    return demo
 
 
 @pytest.fixture

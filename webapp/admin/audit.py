@@ -1,12 +1,16 @@
-"""The audit log: what changed, in the same transaction as the change, and putting deleted rows back."""
+"""The audit log: what changed, in the same transaction as the change; putting deleted rows back, and changed
+values back (undo)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Select, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webapp.admin import links
+from webapp.admin.fields import Field
 from webapp.admin.models import AdminLogEntry
 from webapp.admin.options import ModelAdmin
 from webapp.admin.signed_in import SignedIn
@@ -19,8 +23,34 @@ def state_of(admin: ModelAdmin, obj: Any) -> dict[str, Any]:
     return {field.name: field.to_json(obj) for field in admin.fields.values()}
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+def collections(admin: ModelAdmin) -> frozenset[str]:
+    """The fields whose states are sets of related keys (many-to-many)."""
+    return frozenset(name for name, field in admin.fields.items() if field.type.many)
+
+
+def diff(before: dict[str, Any], after: dict[str, Any], sets: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What changed between two `state_of`s: {name: [before, after]}, and for the collections named in `sets`
+    {name: {"added": keys, "removed": keys}}, which stays as small as the change whatever the links it keeps."""
+    changes: dict[str, Any] = {}
+    for name, value in after.items():
+        old = before.get(name)
+        if old == value:
+            continue
+        if name in sets and isinstance(old, list) and isinstance(value, list):
+            changes[name] = link_changes(old, value)
+        else:
+            changes[name] = [old, value]
+    return changes
+
+
+def link_changes(before: list[Any], after: list[Any]) -> dict[str, list[Any]]:
+    was, now = set(before), set(after)
+    return {"added": [key for key in after if key not in was], "removed": [key for key in before if key not in now]}
+
+
+def is_link_change(change: Any) -> bool:
+    """Whether an entry's change of one field is a collection's {"added", "removed"} (else [before, after])."""
+    return isinstance(change, dict) and change.keys() == {"added", "removed"}
 
 
 def created(state: dict[str, Any]) -> dict[str, list[Any]]:
@@ -115,3 +145,72 @@ async def rebuild(session: AsyncSession, admin: ModelAdmin, entry: AdminLogEntry
                 raise RestoreRefused(f"Cannot restore: the {field.label.lower()} it belonged to no longer exists.")
         setattr(obj, field.name, field.from_json(value))
     return obj
+
+
+CHANGED_SINCE = "Cannot undo: the field “{label}” has changed again since."
+GONE_LINK = "Cannot undo: a {label} record it unlinked no longer exists."
+GONE_RELATED = "Cannot undo: the {label} it had before no longer exists."
+
+
+async def undoing(
+    session: AsyncSession,
+    admin: ModelAdmin,
+    entry: AdminLogEntry,
+    obj: Any,
+    scope: Callable[[type, Select[Any]], Select[Any]],
+) -> dict[str, Any]:
+    """The values that undo an update entry's changes to `obj` (loaded as a form reads it), for
+    `RecordService.update`: each field as it was before, a collection's links back as they were (the records it
+    unlinked linked again, those it linked unlinked). RestoreRefused when a field has changed again since, or a
+    record to link again no longer exists within the account's scope: an undo never overwrites a later change."""
+    editable = {field.name for field in admin.editable_fields}
+    values: dict[str, Any] = {}
+    for name, change in entry.changes.items():
+        field = admin.fields.get(name)
+        if field is not None and field.computed:
+            continue  # it follows the fields it is worked out from
+        if field is None or name not in editable:
+            raise RestoreRefused(f"Cannot undo: {name.replace('_', ' ')} is not edited here any more.")
+        now = field.to_json(obj)
+        label = field.label
+        if is_link_change(change):
+            linked = set(now)
+            if not set(change["added"]) <= linked or linked & set(change["removed"]):
+                raise RestoreRefused(CHANGED_SINCE.format(label=label))
+            added = set(field.from_json(change["added"]))
+            relinked = await _existing(session, field, field.from_json(change["removed"]), scope, GONE_LINK)
+            unlinked = tuple(row for row in getattr(obj, name) if inspect(row).identity[0] in added)
+            values[name] = links.Changes(add=tuple(relinked), remove=unlinked)
+            continue
+        before, after = change
+        if now != after:
+            raise RestoreRefused(CHANGED_SINCE.format(label=label))
+        if field.type.many:
+            values[name] = await _existing(session, field, field.from_json(before or []), scope, GONE_LINK)
+            continue
+        if field.is_relation and before is not None:
+            await _existing(session, field, [field.from_json(before)], scope, GONE_RELATED)
+        values[name] = field.from_json(before)
+    return values
+
+
+async def _existing(
+    session: AsyncSession,
+    field: Field,
+    keys: list[Any],
+    scope: Callable[[type, Select[Any]], Select[Any]],
+    gone: str,
+) -> list[Any]:
+    """The related records with these keys, in their order; RestoreRefused(`gone`) when one no longer exists
+    (or is out of the account's reach)."""
+    if not keys:
+        return []
+    model = field.related_model
+    (pk_column,) = inspect(model).primary_key
+    rows = {
+        inspect(row).identity[0]: row
+        for row in (await session.execute(scope(model, select(model).where(pk_column.in_(keys))))).scalars()
+    }
+    if any(key not in rows for key in keys):
+        raise RestoreRefused(gone.format(label=field.label.lower()))
+    return [rows[key] for key in keys]

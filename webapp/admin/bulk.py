@@ -229,7 +229,7 @@ async def _run(
             messages.append(result)
         entries = []
         for obj in rows:
-            changes = audit.diff(before[admin.key_of(obj)], audit.state_of(admin, obj))
+            changes = audit.diff(before[admin.key_of(obj)], audit.state_of(admin, obj), audit.collections(admin))
             if changes:
                 entries.append(entry_of(obj, f"action:{name}", changes=changes))
         await session.flush()

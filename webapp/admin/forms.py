@@ -11,6 +11,7 @@ from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from webapp.admin import links
 from webapp.admin.fields import Field, FieldError, RawValue
 from webapp.admin.sizes import TableSizes
 
@@ -34,6 +35,8 @@ class BoundForm:
     choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # Relations too big for a select: the chosen keys with their labels; the widget searches the rest.
     lookups: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # Relations linking too many records for chips: a count, a few names and the changes (webapp.admin.links).
+    link_panels: dict[str, links.Panel] = field(default_factory=dict)
 
     @property
     def is_valid(self) -> bool:
@@ -87,11 +90,15 @@ async def parse_submission(
 
     A field that was not posted is left as it is (or takes its default on create); a required field missing
     on create is an error. A field with a server default left blank on create is left to the database.
-    Anything posted that is not a declared field is ignored.
+    Anything posted that is not a declared field is ignored. An edit form may post a collection's changes
+    (`<name>__add`, `<name>__remove`) instead of its whole set: they become a `links.Changes`.
     """
     form = BoundForm(fields, {})
     values: dict[str, Any] = {}
     for f in fields:
+        if f.type.many and not creating and f.name not in posted and links.posts_changes(f.name, posted):
+            _parse_changes(f, posted, form, values)
+            continue
         if f.name not in posted:
             if creating and f.required:
                 form.errors[f.name] = "This field is required."
@@ -110,14 +117,35 @@ async def parse_submission(
     return form, values
 
 
+def _parse_changes(f: Field, posted: Any, form: BoundForm, values: dict[str, Any]) -> None:
+    add, remove = (_posted_list(posted, f"{f.name}{suffix}") for suffix in (links.ADD, links.REMOVE))
+    form.data[f"{f.name}{links.ADD}"] = [v for v in add if v != ""]
+    form.data[f"{f.name}{links.REMOVE}"] = [v for v in remove if v != ""]
+    try:
+        values[f.name] = links.parse(f, add, remove)
+    except FieldError as exc:
+        form.errors[f.name] = str(exc)
+
+
+def _posted_list(posted: Any, name: str) -> list[str]:
+    if name not in posted:
+        return []
+    raw = posted_value(posted, name)
+    return raw if isinstance(raw, list) else [raw]
+
+
 async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dict[str, Any], scope: Scope) -> None:
-    """Check that chosen related rows exist within the account's scope; many-to-many values become the related
-    objects."""
+    """Check that chosen related rows exist within the account's scope; many-to-many values (and the changes
+    posted instead of one) become the related objects."""
     for f in form.fields:
         if f.name not in values or f.related_model is None or values[f.name] is None:
             continue
         (pk_column,) = inspect(f.related_model).primary_key
-        wanted = values[f.name] if f.type.many else [values[f.name]]
+        changes = values[f.name] if isinstance(values[f.name], links.Changes) else None
+        if changes is not None:
+            wanted = [*changes.add, *changes.remove]
+        else:
+            wanted = values[f.name] if f.type.many else [values[f.name]]
         if not wanted:
             continue
         if f.type.many:
@@ -132,7 +160,10 @@ async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dic
             form.errors[f.name] = f"Select a valid choice. {missing[0]} is not one of the available choices."
         elif f.type.many:
             by_key = {inspect(row).identity[0]: row for row in rows}
-            values[f.name] = [by_key[key] for key in dict.fromkeys(wanted)]
+            if changes is not None:
+                values[f.name] = links.resolve(changes, by_key)
+            else:
+                values[f.name] = [by_key[key] for key in dict.fromkeys(wanted)]
 
 
 @cache
@@ -146,11 +177,25 @@ def _key_exists(model: type) -> Select[Any]:
 
 def apply_values(obj: Any, fields: Sequence[Field], values: Mapping[str, Any]) -> None:
     for f in fields:
-        if f.name in values:
+        if f.name not in values:
+            continue
+        if isinstance(values[f.name], links.Changes):
+            links.apply(obj, f.name, values[f.name])
+        else:
             setattr(obj, f.name, values[f.name])
 
 
 SELECT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Editing:
+    """The record an edit form changes, for the collections it links too many records of (webapp.admin.links):
+    its site, and the query of the page (the list of linked records to show)."""
+
+    record: Any
+    site: Any
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 async def load_choices(
@@ -160,13 +205,19 @@ async def load_choices(
     sizes: TableSizes,
     names: Iterable[str] | None = None,
     scope: Scope = unscoped,
+    editing: Editing | None = None,
 ) -> None:
     """Options for each relation (the rows the account may reach): a select of every row when there are at
     most SELECT_LIMIT, else an autocomplete that only needs the labels of the chosen rows. At most one query per
-    relation."""
+    relation; an edit form's collection that links more than links.CHIPS_LIMIT records gets a panel instead,
+    in a few."""
     wanted = set(names) if names is not None else None
     for f in form.fields:
         if f.related_model is None or (wanted is not None and f.name not in wanted):
+            continue
+        if f.type.many and editing is not None and links.posts_changes(f.name, form.data):
+            # Changes were posted: shown again as typed, whatever the size the related table is now found at.
+            form.link_panels[f.name] = await links.panel(session, f, form, editing, scope)
             continue
         if not sizes.more_than(f.related_model, SELECT_LIMIT):
             choices = scope(f.related_model, _choices_statement(f.related_model))
@@ -175,6 +226,9 @@ async def load_choices(
                 form.choices[f.name] = [(str(inspect(row).identity[0]), label(row)) for row in rows]
                 continue
             sizes.found_more_than(f.related_model, SELECT_LIMIT)
+        if f.type.many and editing is not None and links.is_long(f, editing.record):
+            form.link_panels[f.name] = await links.panel(session, f, form, editing, scope)
+            continue
         form.lookups[f.name] = [(str(key), label(row)) for key, row in await _chosen_rows(session, f, form)]
 
 

@@ -1,4 +1,4 @@
-"""A record's history page, and Restore / Undo for deleted records."""
+"""A record's history page, Restore / Undo for deleted records, and Undo for changed ones."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from webapp.admin.auth import ACTION
 from webapp.admin.list_page import count_display
 from webapp.admin.models import AdminLogEntry
+from webapp.admin.records import Outcome
 from webapp.admin.rendering import redirect_with_message, render, wants_fragment
 from webapp.admin.views import AnyRequest, account_of, msg, records, site_of
 
 HISTORY_LIMIT = 200
+UNDO_CONFLICT = "Cannot undo: the record was changed by someone else meanwhile. Nothing was changed."
 
 
 class HistoryController(Controller):
@@ -81,6 +83,32 @@ class HistoryController(Controller):
             )
         return redirect_with_message(request, admin.url(pk), message)
 
+    @post("/{model:str}/{pk:str}/undo", name="admin:undo", status_code=200, opt={ACTION: "change"})
+    async def undo(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+        pk: FromPath[str],
+    ) -> Response[Any]:
+        """Undo one change from the record's history (webapp.admin.records.RecordService.undo)."""
+        site = site_of(request)
+        admin = site.get(model)
+        pk = _canonical(admin, pk)
+        posted = await request.form()
+        entry_id = str(posted.get("entry") or "")
+        entry = await db_session.get(AdminLogEntry, int(entry_id)) if entry_id.isdigit() else None
+        if entry is None or entry.model != admin.slug or entry.object_pk != pk:
+            raise NotFoundException("There is no such change to undo.")
+        result = await records(request, admin, db_session).undo(entry)
+        if result.outcome is Outcome.CONFLICT:
+            return _refused(request, admin, pk, UNDO_CONFLICT, title="Cannot undo")
+        if not result.ok:
+            assert result.refusal is not None
+            return _refused(request, admin, pk, result.refusal.message, title="Cannot undo")
+        message = f"The change to the {admin.name} “{result.label}” was undone."
+        return redirect_with_message(request, admin.url(pk, "history"), message)
+
 
 def _canonical(admin: Any, key: str) -> str:
     """The key's text as the audit log holds it (a URL may encode a part that needs no encoding), or 404."""
@@ -90,7 +118,7 @@ def _canonical(admin: Any, key: str) -> str:
     return admin.key.text(values)
 
 
-def _refused(request: AnyRequest, admin: Any, pk: str, message: str) -> Response[str]:
+def _refused(request: AnyRequest, admin: Any, pk: str, message: str, title: str = "Cannot restore") -> Response[str]:
     messages = [msg(message, "error")]
     if wants_fragment(request):
         return render(request, "_messages.html", {"messages": messages}, admin=admin, status_code=409)
@@ -98,7 +126,7 @@ def _refused(request: AnyRequest, admin: Any, pk: str, message: str) -> Response
     return render(
         request,
         "error.html",
-        {"status_code": 409, "title": "Cannot restore", "detail": message, "back_url": target},
+        {"status_code": 409, "title": title, "detail": message, "back_url": target},
         admin=admin,
         status_code=409,
     )

@@ -23,7 +23,8 @@ from webapp.admin.db import SAFE_METHODS
 # A form's size by default: a form a person fills in is a few kilobytes; the admin takes no file uploads.
 MAX_FORM_BYTES = 1024 * 1024
 # Fields in one form by default: a bulk action posts one per ticked row and the longest page holds fewer; a
-# record's many-to-many field posts one per linked record.
+# record's many-to-many field posts one per linked record up to webapp.admin.links.CHIPS_LIMIT, and past it
+# only its changes.
 MAX_FORM_FIELDS = 1000
 
 

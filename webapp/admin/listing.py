@@ -76,7 +76,7 @@ class ListQuery:
                 detail=f"Cannot sort by “{sort[:40]}”. Sort by one of: {allowed} (prefix - for descending)."
             )
         # Control characters (NUL above all: PostgreSQL refuses it in text) cannot be typed into a search box.
-        q = "".join(ch for ch in (params.get("q") or "") if ch.isprintable()).strip()[:MAX_SEARCH_LENGTH]
+        q = search_text(params.get("q") or "")
         list_filters.check_unknown(admin.query_filter_fields, admin.fields, params, set(RESERVED))
         names = {name for f in admin.query_filter_fields for name in list_filters.param_names(f)}
         chosen = tuple(sorted((k, v) for k, v in params.items() if k in names and v != ""))
@@ -153,6 +153,11 @@ def _escape_like(term: str) -> str:
 
 
 # -- search -------------------------------------------------------------------------------------------------
+
+
+def search_text(raw: str) -> str:
+    """What a search box sent, as searched: printable characters only, trimmed, at most MAX_SEARCH_LENGTH."""
+    return "".join(ch for ch in raw if ch.isprintable()).strip()[:MAX_SEARCH_LENGTH]
 
 
 def search_conditions(admin: ModelAdmin, q: str, dialect: str = "") -> list[ColumnElement[bool]]:

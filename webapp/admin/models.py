@@ -89,10 +89,12 @@ class AdminLogEntry(BigIntBase):
     object_pk: Mapped[str] = mapped_column(String(255))
     object_label: Mapped[str] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(50))
-    # {"field": [before, after]} for updates, {"field": [None, value]} for creates.
+    # {"field": [before, after]} for updates (a many-to-many field's {"added": keys, "removed": keys}),
+    # {"field": [None, value]} for creates.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Every column and many-to-many key of the record as it was, for deletes (what Restore puts back).
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A delete restored since, or an update undone since.
     restored: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The delete entry of the record whose delete took this row along (a cascade, a key set to NULL): Undo of
     # that entry puts this row back too.

@@ -514,8 +514,9 @@ class ModelAdmin:
         """After the insert and its audit entry, in the same transaction; `Refused` still undoes it all."""
 
     async def before_update(self, context: WriteContext, obj: Any, changes: dict[str, list[Any]]) -> None:
-        """Before changed values (`changes`: {name: [before, after]}) are written; `Refused` refuses them.
-        A password change comes here too, as the change {"password": ["(hidden)", "(changed)"]}."""
+        """Before changed values (`changes`: {name: [before, after]}, a many-to-many field's as {"added": keys,
+        "removed": keys}) are written; `Refused` refuses them. A password change comes here too, as the change
+        {"password": ["(hidden)", "(changed)"]}."""
 
     async def after_update(self, context: WriteContext, obj: Any, changes: dict[str, list[Any]]) -> None:
         """After the write and its audit entry, in the same transaction (not called when nothing changed)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from advanced_alchemy.exceptions import RepositoryError
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from sqlalchemy import Select, exists, insert, select
+from sqlalchemy import Select, exists, insert, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -174,7 +174,10 @@ class RecordService:
             return Result(Outcome.CONFLICT, obj)
         before = audit.state_of(admin, obj)
         apply_values(obj, admin.editable_fields, values)
-        changes = audit.diff(before, audit.state_of(admin, obj))
+        sets = audit.collections(admin)
+        changes = audit.diff(before, audit.state_of(admin, obj), sets)
+        if sets & changes.keys():
+            _count_version(obj)
         return await self._write_changes(obj, changes, "update")
 
     async def set_password(self, obj: Any, password: str) -> Result:
@@ -350,6 +353,26 @@ class RecordService:
             return Result(Outcome.REFUSED, refusal=Refusal(RESTORE_REFUSED.format(name=admin.name)))
         return Result(Outcome.SAVED, obj, label, changes)
 
+    async def undo(self, entry: AdminLogEntry) -> Result:
+        """Put back what an update entry changed, as a new update of the record (its version check, hooks and
+        audit entry, in which the undo reads as the change it makes); refused, with nothing written, when a
+        field it changed has changed again since (audit.undoing). The entry is marked as undone."""
+        admin = self.admin
+        if entry.action != "update" or entry.part_of_id is not None or not entry.changes:
+            return Result(Outcome.REFUSED, refusal=Refusal("Only a change saved from a form can be undone."))
+        if entry.restored:
+            return Result(Outcome.REFUSED, refusal=Refusal("This change has been undone already."))
+        obj = await self.get(entry.object_pk, action="change", reading=Reading.FORM)
+        try:
+            values = await audit.undoing(self.session, admin, entry, obj, admin.site.scope(self.account))
+        except audit.RestoreRefused as refused:
+            return Result(Outcome.REFUSED, obj, refusal=Refusal(str(refused)))
+        result = await self.update(obj, values)
+        if result.outcome is Outcome.SAVED:
+            entry.restored = True
+            await self.session.flush()
+        return result
+
     async def _restore_dependants(self, entry: AdminLogEntry, restored: list[AdminLogEntry]) -> list[dict[str, Any]]:
         """The rows the delete of `entry` took along, put back parents first; their audit rows."""
         site = self.admin.site
@@ -437,6 +460,18 @@ class RecordService:
         violation = explain(exc, admin.model.__table__, admin.fields, admin.name)
         log.info("write to %s refused by the database: %s", admin.slug, violation.message)
         return Result(Outcome.REFUSED, refusal=Refusal(violation.message, violation.field))
+
+
+def _count_version(obj: Any) -> None:
+    """Move a record's version counter on when only its links changed: SQLAlchemy updates the row (and checks
+    the version it read) only for a change to its own columns, and an edit form opened before this change must
+    be told about it as about any other."""
+    mapper = inspect(obj).mapper
+    column, generate = mapper.version_id_col, mapper.version_id_generator
+    if column is None or not callable(generate):
+        return
+    attribute = mapper.get_property_by_column(column).key
+    setattr(obj, attribute, generate(getattr(obj, attribute)))
 
 
 def _without_links(snapshot: dict[str, Any]) -> dict[str, Any]:

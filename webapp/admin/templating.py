@@ -22,7 +22,7 @@ from webapp.admin.display import cell, display, row, row_cells, rows
 from webapp.admin.listing import PER_PAGE_CHOICES
 from webapp.admin.options import ModelAdmin
 from webapp.admin.resources import TEMPLATES_DIR
-from webapp.admin.widgets import field_input, lookup
+from webapp.admin.widgets import field_input, links_search_form, lookup
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -72,6 +72,7 @@ class AdminTemplates:
             admin_rows=rows,
             admin_field_input=partial(field_input, site),
             admin_lookup=lookup,
+            admin_links_form=links_search_form,
             admin_template=self.choose,
             csrf_token=_csrf_token,
             PER_PAGE_CHOICES=PER_PAGE_CHOICES,

@@ -17,11 +17,12 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
+from markupsafe import Markup
 from sqlalchemy import ColumnElement, String, and_, cast, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webapp.admin import filters as list_filters
-from webapp.admin import forms, listing, related
+from webapp.admin import forms, links, listing, related
 from webapp.admin.auth import ACTION, EPOCH_KEY
 from webapp.admin.chart import chartable as chart_models
 from webapp.admin.chart import created_per_day
@@ -34,6 +35,7 @@ from webapp.admin.samples import Reading
 from webapp.admin.signed_in import SignedIn
 from webapp.admin.site import site_of
 from webapp.admin.types import BinaryType, BooleanType
+from webapp.admin.widgets import linked_list
 
 log = logging.getLogger(__name__)
 
@@ -305,13 +307,44 @@ class AdminController(Controller):
         obj = await records(request, admin, db_session).get(pk, action="change", reading=Reading.FORM)
         form = forms.instance_form(admin.editable_fields, obj)
         context = {"form": form, "obj": obj, "pk": admin.key_of(obj), "version": admin.version_token(obj)}
+        editing = forms.Editing(obj, site, request.query_params)
         if wants_fragment(request):
             await forms.load_choices(
-                db_session, form, site.label, site.table_sizes, admin.inline_editable, scope=scope_of(request)
+                db_session,
+                form,
+                site.label,
+                site.table_sizes,
+                admin.inline_editable,
+                scope=scope_of(request),
+                editing=editing,
             )
             return render(request, "_row_form.html", context, admin=admin)
-        await forms.load_choices(db_session, form, site.label, site.table_sizes, scope=scope_of(request))
+        await forms.load_choices(
+            db_session, form, site.label, site.table_sizes, scope=scope_of(request), editing=editing
+        )
         return render(request, "form.html", context, admin=admin)
+
+    @get("/{model:str}/{pk:str}/links/{name:str}", name="admin:links", opt={ACTION: "change"})
+    async def linked(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        model: FromPath[str],
+        pk: FromPath[str],
+        name: FromPath[str],
+    ) -> Response[str]:
+        """A page of the records a record links in a long collection, to tick for removal: the fragment an
+        edit form's panel swaps in as it is searched and paged (webapp.admin.links)."""
+        site = site_of(request)
+        admin = site.get(model)
+        field = next((f for f in admin.editable_fields if f.name == name and f.type.many), None)
+        if field is None or site.admin_for(field.related_model) is None:
+            raise NotFoundException(f"{admin.name_plural.capitalize()} have no list of links “{name}”.")
+        obj = await records(request, admin, db_session).get(pk, action="change")
+        params = request.query_params
+        panel = await links.list_panel(db_session, site, field, obj, params, scope_of(request))
+        dom_id = links.dom_id(params.get("id"), f"field-{name}")
+        return render(request, "_linked.html", {"linked": Markup(linked_list(name, dom_id, panel))}, admin=admin)
 
     @route(
         "/{model:str}/{pk:str}",
@@ -365,6 +398,7 @@ class AdminController(Controller):
             site.table_sizes,
             admin.inline_editable if fragment else None,
             scope=scope_of(request),
+            editing=forms.Editing(obj, site),
         )
         context: dict[str, Any] = {"form": form, "obj": obj, "pk": key, "version": admin.version_token(obj)}
         status, headers = 422, {}

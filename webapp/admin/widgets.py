@@ -8,6 +8,7 @@ attribute lookups through the sandbox-aware getattr, an escape per value) were a
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
@@ -16,6 +17,7 @@ from webapp.admin.types.base import WidgetInput, html
 if TYPE_CHECKING:
     from webapp.admin.fields import Field
     from webapp.admin.forms import BoundForm
+    from webapp.admin.links import Panel
 
 EMPTY_CHOICE = '<option value="">---------</option>'
 
@@ -55,6 +57,7 @@ def lookup_html(
     aria_label: str = "",
     results_label: str = "",
     current: str = "",
+    placeholder: str = "",
     described: str = "",
     invalid: bool = False,
     autofocus: bool = False,
@@ -74,8 +77,8 @@ def lookup_html(
     if label:
         out += f'<label for="{id}">{html(label)}</label>'
     out += (
-        f'  <input type="search" id="{id}" autocomplete="off" placeholder="Type to search'
-        f' {html(related_admin.name_plural)}" value="{html(current)}"\n'
+        f'  <input type="search" id="{id}" autocomplete="off"'
+        f' placeholder="{html(placeholder or f"Type to search {related_admin.name_plural}")}" value="{html(current)}"\n'
         f'    hx-get="{html(related_admin.list_url)}lookup" hx-trigger="input changed delay:250ms, focus"\n'
         f'    hx-vals=\'js:{{"q": event.target.value}}\' hx-target="#{id}-results" hx-swap="innerHTML"'
         ' hx-push-url="false" hx-sync="this:replace"\n'
@@ -96,3 +99,102 @@ def lookup_html(
         ' results"></div>\n</div>'
     )
     return out
+
+
+def links_widget(field: Field, w: WidgetInput, panel: Panel) -> str:
+    """A collection linking too many records for chips (webapp.admin.links): their count and first names; an
+    autocomplete whose picks post `<name>__add`; the linked records, searched and paged, to tick for
+    `<name>__remove`. A list row's form shows the count only, and leaves the links as they are."""
+    id, name, plural = html(w.id), html(field.name), html(panel.related_plural)
+    shown = ", ".join(html(label) for label in panel.named)
+    more = panel.total - len(panel.named)
+    among = f", among them {shown}{f' and {more:,} more' if more > 0 else ''}" if shown else ""
+    summary = (
+        f'<p class="links-summary" id="{id}-summary"><strong>{panel.total:,}</strong> {plural} linked{among}.</p>\n'
+    )
+    if w.compact:
+        change = f'<a href="{html(panel.edit_url)}">change them on its page</a>'
+        return f'<div class="links links-compact" id="{id}">{summary.replace("</p>", f" ({change})</p>")}</div>'
+    adding = "".join(
+        f'<li><input type="hidden" name="{name}__add" value="{html(key)}">{html(label)} <button type="button"'
+        f' data-chip-remove aria-label="Do not add {html(label)}">\u00d7</button></li>'
+        for key, label in panel.adding
+    )
+    lookup = lookup_html(
+        w.site.admin_for(field.related_model),
+        w.id,
+        chips=f"#{w.id}-adding",
+        placeholder=f"Type to search {panel.related_plural} to add",
+        described=f"{w.id}-error" if w.error else f"{w.id}-summary",
+        invalid=w.error is not None,
+        autofocus=w.autofocus,
+    )
+    removing = "".join(_linked_item(name, key, label, checked=True) for key, label in panel.removing)
+    query = panel.linked.query
+    return (
+        f'<div class="links" id="{id}-panel">\n{summary}'
+        f'<input type="hidden" name="{name}__add" value="">\n'
+        f'<ul class="chips" id="{id}-adding" aria-label="{plural.capitalize()} to add">{adding}</ul>\n{lookup}\n'
+        f'<fieldset class="links-linked">\n<legend>Remove linked {plural}</legend>\n'
+        f'<ul class="links-list links-removing" id="{id}-removing" aria-label="{plural.capitalize()} to remove">'
+        f"{removing}</ul>\n"
+        f'<div class="links-search"><input type="search" id="{id}-q" name="{name}__q" form="{id}-links"'
+        f' value="{html(query)}" placeholder="Search linked {plural}" aria-label="Search linked {plural}"'
+        f' hx-get="{html(_fragment_url(panel, w.id))}" hx-trigger="input changed delay:250ms"'
+        f' hx-target="#{id}-linked" hx-swap="outerHTML" hx-push-url="false" hx-sync="this:replace">'
+        f' <button type="submit" form="{id}-links">Search</button></div>\n'
+        f"{linked_list(field.name, w.id, panel)}\n</fieldset>\n</div>"
+    )
+
+
+def linked_list(name: str, id: str, panel: Panel) -> str:
+    """One page of the linked records with a box each to tick for removal, and buttons to the pages beside it:
+    the part of the panel its search and pages swap (for htmx, the fragment `GET .../links/<name>`)."""
+    linked, plural = panel.linked, html(panel.related_plural)
+    items = "".join(_linked_item(html(name), key, label) for key, label in linked.items)
+    if not items:
+        empty = f"No linked {plural} match “{html(linked.query)}”." if linked.query else f"No linked {plural}."
+        items = f'<li class="muted">{empty}</li>'
+    pages = ""
+    for page, text, shown in (
+        (linked.page - 1, "Previous", linked.page > 1),
+        (linked.page + 1, "Next", linked.has_more),
+    ):
+        if shown:
+            # The page in htmx's URL: a button's own name and value are sent only as a form's submitter.
+            url = html(f"{_fragment_url(panel, id)}&{urlencode({f'{name}__page': page})}")
+            pages += (
+                f' <button type="submit" form="{html(id)}-links" name="{html(name)}__page" value="{page}"'
+                f' hx-get="{url}" hx-include="#{html(id)}-q" hx-target="#{html(id)}-linked" hx-swap="outerHTML"'
+                f' hx-push-url="false">{text}</button>'
+            )
+    first = linked.offset + 1
+    position = f"{first:,}\u2013{first + len(linked.items) - 1:,}" if linked.items else ""
+    if position and not linked.query:
+        position += f" of {panel.total:,}"
+    pager = f'<p class="links-pager">{position}{pages}</p>' if pages else ""
+    return (
+        f'<div class="links-page" id="{html(id)}-linked" data-links-linked="#{html(id)}-removing">'
+        f'<ul class="links-list">{items}</ul>{pager}</div>'
+    )
+
+
+def links_search_form(panel: Panel, id: str) -> Markup:
+    """The GET form the panel's search and pages submit (the `form` attribute joins them to it), drawn after
+    the record's form: forms do not nest. Without JavaScript it reloads the edit page on the list's page."""
+    return Markup(
+        f'<form id="{html(id)}-links" method="get" action="{html(panel.edit_url)}#{html(id)}-panel"'
+        f' hx-get="{html(_fragment_url(panel, id))}" hx-target="#{html(id)}-linked" hx-swap="outerHTML"'
+        ' hx-push-url="false"></form>'
+    )
+
+
+def _linked_item(name: str, key: str, label: str, *, checked: bool = False) -> str:
+    return (
+        f'<li><label><input type="checkbox" name="{name}__remove" value="{html(key)}"'
+        f"{' checked' if checked else ''}> {html(label)}</label></li>"
+    )
+
+
+def _fragment_url(panel: Panel, id: str) -> str:
+    return f"{panel.url}?{urlencode({'id': id})}"

@@ -24,7 +24,7 @@ from webapp.admin.types.base import (
     to_json,
     truncated,
 )
-from webapp.admin.widgets import EMPTY_CHOICE, lookup_html
+from webapp.admin.widgets import EMPTY_CHOICE, links_widget, lookup_html
 
 if TYPE_CHECKING:
     from webapp.admin.fields import Field
@@ -118,7 +118,8 @@ class ForeignKeyType(RelationType):
 
 
 class ManyToManyType(RelationType):
-    """A collection: a multiple select, or chips with an autocomplete when there are many records."""
+    """A collection: a multiple select, or chips with an autocomplete when there are many records, or past
+    webapp.admin.links.CHIPS_LIMIT linked records a panel that posts changes only."""
 
     name = "many_to_many"
     blank_is_value = True
@@ -133,6 +134,8 @@ class ManyToManyType(RelationType):
 
     def widget(self, field: Field, w: WidgetInput) -> str:
         name = html(field.name)
+        if field.name in w.form.link_panels:
+            return links_widget(field, w, w.form.link_panels[field.name])
         if field.name in w.form.lookups:
             chips = "".join(
                 f'<li><input type="hidden" name="{name}" value="{html(key)}">{html(text)} <button type="button"'
