@@ -64,11 +64,7 @@ class HistoryController(Controller):
         site = site_of(request)
         admin = site.get(model)
         pk = _canonical(admin, pk)
-        posted = await request.form()
-        entry_id = str(posted.get("entry") or "")
-        entry = await db_session.get(AdminLogEntry, int(entry_id)) if entry_id.isdigit() else None
-        if entry is None or entry.model != admin.slug or entry.object_pk != pk:
-            raise NotFoundException("There is no such deletion to restore.")
+        entry = await _posted_entry(request, db_session, admin, pk, "There is no such deletion to restore.")
         result = await records(request, admin, db_session).restore(entry)
         if not result.ok:
             assert result.refusal is not None
@@ -95,11 +91,7 @@ class HistoryController(Controller):
         site = site_of(request)
         admin = site.get(model)
         pk = _canonical(admin, pk)
-        posted = await request.form()
-        entry_id = str(posted.get("entry") or "")
-        entry = await db_session.get(AdminLogEntry, int(entry_id)) if entry_id.isdigit() else None
-        if entry is None or entry.model != admin.slug or entry.object_pk != pk:
-            raise NotFoundException("There is no such change to undo.")
+        entry = await _posted_entry(request, db_session, admin, pk, "There is no such change to undo.")
         result = await records(request, admin, db_session).undo(entry)
         if result.outcome is Outcome.CONFLICT:
             return _refused(request, admin, pk, UNDO_CONFLICT, title="Cannot undo")
@@ -116,6 +108,17 @@ def _canonical(admin: Any, key: str) -> str:
     if values is None:
         raise NotFoundException(f"There is no {admin.name} with the key “{key}”.")
     return admin.key.text(values)
+
+
+async def _posted_entry(
+    request: AnyRequest, db_session: AsyncSession, admin: Any, pk: str, missing: str
+) -> AdminLogEntry:
+    """The history entry the form posts (`entry`), when it is one of this record's; else 404 saying `missing`."""
+    entry_id = str((await request.form()).get("entry") or "")
+    entry = await db_session.get(AdminLogEntry, int(entry_id)) if entry_id.isdigit() else None
+    if entry is None or entry.model != admin.slug or entry.object_pk != pk:
+        raise NotFoundException(missing)
+    return entry
 
 
 def _refused(request: AnyRequest, admin: Any, pk: str, message: str, title: str = "Cannot restore") -> Response[str]:
