@@ -101,8 +101,10 @@ async def test_restore_is_refused_when_the_key_is_reused_or_a_related_row_is_gon
     assert await snapshot(db) == before
 
 
-async def test_restore_of_an_unknown_entry_is_a_404(browser, demo):
-    response = await browser.submit(f"/admin/item/{demo.lamp.id}/restore", {"entry": "999"})
+@pytest.mark.parametrize("entry", ["999", "", "abc", "1" * 5000, "\u0661\u0662", "-1", "1e3"])
+@pytest.mark.parametrize("action", ["restore", "undo"])
+async def test_restore_or_undo_of_an_entry_that_is_not_one_is_a_404(browser, demo, action, entry):
+    response = await browser.submit(f"/admin/item/{demo.lamp.id}/{action}", {"entry": entry})
     assert response.status_code == 404
 
 

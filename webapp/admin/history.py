@@ -110,12 +110,17 @@ def _canonical(admin: Any, key: str) -> str:
     return admin.key.text(values)
 
 
+ENTRY_ID_DIGITS = 18  # a BIGINT's
+
+
 async def _posted_entry(
     request: AnyRequest, db_session: AsyncSession, admin: Any, pk: str, missing: str
 ) -> AdminLogEntry:
     """The history entry the form posts (`entry`), when it is one of this record's; else 404 saying `missing`."""
     entry_id = str((await request.form()).get("entry") or "")
-    entry = await db_session.get(AdminLogEntry, int(entry_id)) if entry_id.isdigit() else None
+    # ASCII digits only, as many as an id can have (int() refuses 5,000 digits, and reads other scripts' digits).
+    well_formed = entry_id.isascii() and entry_id.isdigit() and len(entry_id) <= ENTRY_ID_DIGITS
+    entry = await db_session.get(AdminLogEntry, int(entry_id)) if well_formed else None
     if entry is None or entry.model != admin.slug or entry.object_pk != pk:
         raise NotFoundException(missing)
     return entry
