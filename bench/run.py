@@ -532,8 +532,10 @@ class Usage:
     wall: float = 0.0
     per_worker: dict[int, float] = field(default_factory=dict)  # by pid
     load: float = 0.0  # the highest one-minute load average seen when a load began
+    new_backends: int = 0  # PostgreSQL backends that began during the load: connections the server opened
 
     def add(self, other: Usage) -> None:
+        self.new_backends += other.new_backends
         for part, seconds in other.seconds.items():
             self.seconds[part] = self.seconds.get(part, 0.0) + seconds
         self.capacity += other.capacity
@@ -587,8 +589,11 @@ class CpuMeter:
         usage.wall = time.monotonic() - self._start[3]
         for part, pids in self.watched.groups().items():
             before = self._before.get(part, {})
+            now = _cpu_of(pids)
             # a process born during the load counts from its start; one that ended during it is lost
-            usage.seconds[part] = sum(seconds - before.get(pid, 0.0) for pid, seconds in _cpu_of(pids).items())
+            usage.seconds[part] = sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+            if part == "postgres":
+                usage.new_backends = len(now.keys() - before.keys())
         usage.per_worker = {
             pid: seconds - self._workers.get(pid, 0.0)
             for pid, seconds in _cpu_of(self.watched.running.worker_pids()).items()
@@ -626,6 +631,7 @@ def server(
     target: Target,
     *,
     echo_sql: bool = False,
+    slow_ms: float = 0.0,
     root: Path = ROOT,
     workers: int = 1,
     redis_url: str = "",
@@ -638,10 +644,12 @@ def server(
     env = {**os.environ, "DATABASE_URL": target.url, "SECRET_KEY": SECRET_KEY, "PYTHONUNBUFFERED": "1"}
     # For the browsing admin: its own tables are in the benchmark's database already (the migrations made them).
     env["ADMIN_STATE_URL"] = target.url
-    for unset in ("DEBUG", "BENCH_ECHO_SQL", "REDIS_URL"):
+    for unset in ("DEBUG", "BENCH_ECHO_SQL", "BENCH_SLOW_MS", "REDIS_URL"):
         env.pop(unset, None)
     if echo_sql:
         env["BENCH_ECHO_SQL"] = "1"
+    if slow_ms:
+        env["BENCH_SLOW_MS"] = str(slow_ms)
     if redis_url:
         env["REDIS_URL"] = redis_url
     command = [
@@ -765,6 +773,7 @@ class Load:
     threads: int
     gzip: bool
     echo_sql: bool
+    slow_ms: float = 0.0  # log requests slower than this (bench/instrumented.py), 0: none
     slices: int = 1  # an admin scenario and its floor twin alternate in this many slices of the duration
 
 
@@ -1026,7 +1035,16 @@ def run_target(
     with contextlib.ExitStack() as stack:
         running = {
             (name, count): stack.enter_context(
-                server(name, factory, target, echo_sql=load.echo_sql, root=root, workers=count, redis_url=redis_url)
+                server(
+                    name,
+                    factory,
+                    target,
+                    echo_sql=load.echo_sql,
+                    slow_ms=load.slow_ms,
+                    root=root,
+                    workers=count,
+                    redis_url=redis_url,
+                )
             )
             for count in workers
             for name, factory, root in apps
@@ -1245,7 +1263,7 @@ def usage_table(rows: list[Row]) -> str:
     """Where the machine's CPU time went while each scenario was loaded: shares of all its cores' time."""
     columns = [
         "app", "scenario", "db", "size", "workers", "load avg", "CPUs busy", "server", "each worker (of a core)",
-        "PG backends", "PG background", "wrk", "others", "idle",
+        "PG backends", "PG background", "wrk", "others", "idle", "new PG connections",
     ]  # fmt: skip
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
@@ -1263,6 +1281,7 @@ def usage_table(rows: list[Row]) -> str:
             f"{usage.share('server'):.0%}",
             " + ".join(f"{share:.0%}" for share in usage.worker_shares()),
             *(f"{usage.share(part):.0%}" for part in ("postgres", "pg_background", "wrk", "others", "idle")),
+            str(usage.new_backends) if r.target.database_name else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -1383,7 +1402,8 @@ def report(
         "Shares of the machine's CPU time (all cores) while each scenario was loaded: the server's processes, the "
         "PostgreSQL backends serving its database, PostgreSQL's own background processes (WAL writer, "
         "checkpointer, autovacuum on that database), wrk, everything else, and idle; each worker as a share of one "
-        "core; load avg = the highest one-minute load average when a load began.",
+        "core; load avg = the highest one-minute load average when a load began; new PG connections = backends "
+        "that began during the loads (a pool opening connections, or closing and opening them again).",
         "",
         usage_table(rows),
         "",
@@ -1455,6 +1475,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached SQLite files")
     parser.add_argument("--echo-sql", action="store_true", help="log the probes' SQL to bench/results/server-*.log")
     parser.add_argument(
+        "--log-slow",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="log every request slower than MS milliseconds, and where its time went, to bench/results/server-*.log",
+    )
+    parser.add_argument(
         "--workers",
         type=_counts,
         default=[1],
@@ -1518,6 +1545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=options.threads,
         gzip=options.gzip,
         echo_sql=options.echo_sql,
+        slow_ms=options.log_slow,
         slices=options.slices if not options.quick else 1,
     )
     dbs = [db for db, on in (("sqlite", not options.no_sqlite), ("postgres", options.postgres)) if on]
