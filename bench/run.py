@@ -434,12 +434,13 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def machine_cpu_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+def machine_cpu_seconds() -> tuple[float, float, float]:
+    """(busy, total, steal) CPU seconds of the whole machine since boot, from /proc/stat; steal is the time a
+    virtual machine's CPUs were ready to run but the host ran something else (part of busy)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])
-    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS, values[7] / CLOCK_TICKS
 
 
 def load_average() -> float:
@@ -519,7 +520,7 @@ def wait_until_idle(pids: Callable[[], list[int]], timeout: float = IDLE_TIMEOUT
 
 
 # Where the machine's CPU time goes during a load, in this order in the report.
-USAGE_PARTS = ("server", "postgres", "pg_background", "wrk", "others", "idle")
+USAGE_PARTS = ("server", "postgres", "pg_background", "wrk", "others", "steal", "idle")
 
 
 @dataclass
@@ -563,7 +564,9 @@ class CpuMeter:
     usage: Usage = field(default_factory=Usage)
     _before: dict[str, dict[int, float]] = field(default_factory=dict)
     _workers: dict[int, float] = field(default_factory=dict)
-    _start: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    _children: float = 0.0  # CPU seconds of this process's reaped children (wrk, once it has ended)
+    _machine: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    _started: float = 0.0
 
     @property
     def server(self) -> float:
@@ -579,14 +582,16 @@ class CpuMeter:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._before = {part: _cpu_of(pids) for part, pids in self.watched.groups().items()}
         self._workers = _cpu_of(self.watched.running.worker_pids())
-        self._start = (children.ru_utime + children.ru_stime, *machine_cpu_seconds(), time.monotonic())
+        self._children = children.ru_utime + children.ru_stime
+        self._machine = machine_cpu_seconds()
+        self._started = time.monotonic()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        busy, total = machine_cpu_seconds()
+        busy, total, steal = (now - then for now, then in zip(machine_cpu_seconds(), self._machine, strict=True))
         usage = self.usage
-        usage.wall = time.monotonic() - self._start[3]
+        usage.wall = time.monotonic() - self._started
         for part, pids in self.watched.groups().items():
             before = self._before.get(part, {})
             now = _cpu_of(pids)
@@ -598,12 +603,12 @@ class CpuMeter:
             pid: seconds - self._workers.get(pid, 0.0)
             for pid, seconds in _cpu_of(self.watched.running.worker_pids()).items()
         }
-        usage.seconds["wrk"] = children.ru_utime + children.ru_stime - self._start[0]
-        usage.capacity = total - self._start[2]
-        used = busy - self._start[1]
-        usage.seconds["idle"] = max(0.0, usage.capacity - used)
-        counted = sum(usage.seconds[part] for part in ("server", "postgres", "pg_background", "wrk"))
-        usage.seconds["others"] = max(0.0, used - counted)
+        usage.seconds["wrk"] = children.ru_utime + children.ru_stime - self._children
+        usage.capacity = total
+        usage.seconds["idle"] = max(0.0, total - busy)
+        usage.seconds["steal"] = steal
+        counted = sum(usage.seconds[part] for part in ("server", "postgres", "pg_background", "wrk", "steal"))
+        usage.seconds["others"] = max(0.0, busy - counted)
 
 
 def peak_memory_mb(pids: Sequence[int]) -> float | None:
@@ -1263,7 +1268,7 @@ def usage_table(rows: list[Row]) -> str:
     """Where the machine's CPU time went while each scenario was loaded: shares of all its cores' time."""
     columns = [
         "app", "scenario", "db", "size", "workers", "load avg", "CPUs busy", "server", "each worker (of a core)",
-        "PG backends", "PG background", "wrk", "others", "idle", "new PG connections",
+        "PG backends", "PG background", "wrk", "others", "steal", "idle", "new PG connections",
     ]  # fmt: skip
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
@@ -1280,7 +1285,7 @@ def usage_table(rows: list[Row]) -> str:
             f"{1 - usage.share('idle'):.0%}",
             f"{usage.share('server'):.0%}",
             " + ".join(f"{share:.0%}" for share in usage.worker_shares()),
-            *(f"{usage.share(part):.0%}" for part in ("postgres", "pg_background", "wrk", "others", "idle")),
+            *(f"{usage.share(part):.0%}" for part in ("postgres", "pg_background", "wrk", "others", "steal", "idle")),
             str(usage.new_backends) if r.target.database_name else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -1401,7 +1406,8 @@ def report(
         "",
         "Shares of the machine's CPU time (all cores) while each scenario was loaded: the server's processes, the "
         "PostgreSQL backends serving its database, PostgreSQL's own background processes (WAL writer, "
-        "checkpointer, autovacuum on that database), wrk, everything else, and idle; each worker as a share of one "
+        "checkpointer, autovacuum on that database), wrk, everything else, the hypervisor's steal, and idle; each "
+        "worker as a share of one "
         "core; load avg = the highest one-minute load average when a load began; new PG connections = backends "
         "that began during the loads (a pool opening connections, or closing and opening them again).",
         "",
