@@ -172,6 +172,7 @@ class Row:
     together: int | None = None
     slice_rps: list[float] = field(default_factory=list)
     slice_cpu_ms: list[float] = field(default_factory=list)
+    slice_usage: list[dict[str, float]] = field(default_factory=list)  # each slice's shares of the machine
     vs_small: float | None = None
     vs_small_cpu: float | None = None  # CPU ms / CPU ms at 1,000 rows
 
@@ -555,60 +556,81 @@ class Usage:
         return sorted(shares, reverse=True)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The CPU seconds so far of everything a CpuMeter tells apart, at one moment."""
+
+    groups: dict[str, dict[int, float]]  # by part (Watched.groups), by pid
+    workers: dict[int, float]
+    children: float  # this process's reaped children (wrk, once it has ended)
+    machine: tuple[float, float, float]  # machine_cpu_seconds()
+    at: float
+
+    @classmethod
+    def now(cls, watched: Watched) -> Reading:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            {part: _cpu_of(pids) for part, pids in watched.groups().items()},
+            _cpu_of(watched.running.worker_pids()),
+            children.ru_utime + children.ru_stime,
+            machine_cpu_seconds(),
+            time.monotonic(),
+        )
+
+    def since(self, before: Reading) -> Usage:
+        busy, total, steal = (now - then for now, then in zip(self.machine, before.machine, strict=True))
+        usage = Usage(capacity=total, wall=self.at - before.at)
+        for part, now in self.groups.items():
+            then = before.groups.get(part, {})
+            # a process born in between counts from its start; one that ended in between is lost
+            usage.seconds[part] = sum(seconds - then.get(pid, 0.0) for pid, seconds in now.items())
+            if part == "postgres":
+                usage.new_backends = len(now.keys() - then.keys())
+        usage.per_worker = {pid: seconds - before.workers.get(pid, 0.0) for pid, seconds in self.workers.items()}
+        usage.seconds["wrk"] = self.children - before.children
+        usage.seconds["idle"] = max(0.0, total - busy)
+        usage.seconds["steal"] = steal
+        counted = sum(usage.seconds[part] for part in ("server", "postgres", "pg_background", "wrk", "steal"))
+        usage.seconds["others"] = max(0.0, busy - counted)
+        return usage
+
+
 @dataclass
 class CpuMeter:
     """CPU seconds spent while a load ran: by the server (its processes), its PostgreSQL backends, PostgreSQL's
-    background processes, wrk, and everything else on the machine; read from /proc before and after."""
+    background processes, wrk, and everything else on the machine; read from /proc before and after.
+
+    `loaded()`, called when wrk has ended, closes the window of the shares (`usage`): the wait for the server to
+    finish the requests wrk left in flight would dilute them. `server` (for CPU ms per request) runs to the end
+    of the block, that wait included, since those requests are counted."""
 
     watched: Watched
     usage: Usage = field(default_factory=Usage)
-    _before: dict[str, dict[int, float]] = field(default_factory=dict)
-    _workers: dict[int, float] = field(default_factory=dict)
-    _children: float = 0.0  # CPU seconds of this process's reaped children (wrk, once it has ended)
-    _machine: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    _started: float = 0.0
-
-    @property
-    def server(self) -> float:
-        """The CPU seconds a request costs: the server's processes and its PostgreSQL backends."""
-        return self.usage.seconds["server"] + self.usage.seconds["postgres"]
+    server: float = 0.0  # the CPU seconds the requests cost: the server's processes and its PostgreSQL backends
+    _first: Reading | None = None
 
     @property
     def others_share(self) -> float:
         return self.usage.share("others")
 
     def __enter__(self) -> CpuMeter:
-        self.usage.load = load_average()
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self._before = {part: _cpu_of(pids) for part, pids in self.watched.groups().items()}
-        self._workers = _cpu_of(self.watched.running.worker_pids())
-        self._children = children.ru_utime + children.ru_stime
-        self._machine = machine_cpu_seconds()
-        self._started = time.monotonic()
+        load = load_average()
+        self._first = Reading.now(self.watched)
+        self.usage = Usage(load=load)
         return self
 
+    def loaded(self) -> None:
+        assert self._first is not None
+        load, self.usage = self.usage.load, Reading.now(self.watched).since(self._first)
+        self.usage.load = load
+
     def __exit__(self, *_exc: object) -> None:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        busy, total, steal = (now - then for now, then in zip(machine_cpu_seconds(), self._machine, strict=True))
-        usage = self.usage
-        usage.wall = time.monotonic() - self._started
-        for part, pids in self.watched.groups().items():
-            before = self._before.get(part, {})
-            now = _cpu_of(pids)
-            # a process born during the load counts from its start; one that ended during it is lost
-            usage.seconds[part] = sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
-            if part == "postgres":
-                usage.new_backends = len(now.keys() - before.keys())
-        usage.per_worker = {
-            pid: seconds - self._workers.get(pid, 0.0)
-            for pid, seconds in _cpu_of(self.watched.running.worker_pids()).items()
-        }
-        usage.seconds["wrk"] = children.ru_utime + children.ru_stime - self._children
-        usage.capacity = total
-        usage.seconds["idle"] = max(0.0, total - busy)
-        usage.seconds["steal"] = steal
-        counted = sum(usage.seconds[part] for part in ("server", "postgres", "pg_background", "wrk", "steal"))
-        usage.seconds["others"] = max(0.0, busy - counted)
+        assert self._first is not None
+        whole = Reading.now(self.watched).since(self._first)
+        self.server = whole.seconds["server"] + whole.seconds["postgres"]
+        if not self.usage.capacity:
+            whole.load = self.usage.load
+            self.usage = whole
 
 
 def peak_memory_mb(pids: Sequence[int]) -> float | None:
@@ -857,6 +879,7 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
     server_cpu: float = 0.0
     others: list[float] = field(default_factory=list)
+    slice_usage: list[dict[str, float]] = field(default_factory=list)  # each run's shares of the machine, by part
     usage: Usage = field(default_factory=Usage)
     drained: float = 0.0
 
@@ -898,6 +921,7 @@ def prepare(
 def load_run(prepared: Prepared, load: Load, seconds: int, tally: Tally) -> None:
     with CpuMeter(prepared.watched) as cpu:
         result = run_wrk(load, prepared.running.base_url, prepared.row.scenario, prepared.headers, seconds)
+        cpu.loaded()
         # wrk leaves one request per connection in flight; the server finishes them: count them, and never let
         # them spill into the next run.
         drained = wait_until_idle(prepared.watched.busy)
@@ -917,6 +941,7 @@ def load_run(prepared: Prepared, load: Load, seconds: int, tally: Tally) -> None
         tally.slice_rps.append(result["requests"] / (result["duration_us"] / 1e6))
         tally.slice_cpu_ms.append(cpu.server * 1000 / (result["requests"] + load.connections))
     tally.others.append(cpu.others_share)
+    tally.slice_usage.append({part: cpu.usage.share(part) for part in USAGE_PARTS} | {"load": cpu.usage.load})
     tally.usage.add(cpu.usage)
     tally.drained = max(tally.drained, drained)
 
@@ -926,6 +951,7 @@ def finish(prepared: Prepared, tally: Tally, load: Load) -> Row:
     row.peak_mb = peak_memory_mb(prepared.running.worker_pids())
     row.others_share = sum(tally.others) / len(tally.others) if tally.others else 0.0
     row.usage = tally.usage
+    row.slice_usage = tally.slice_usage
     if tally.drained > DRAIN_NOTE:
         row.note = f"{row.note}; server busy {tally.drained:.0f} s after the load stopped".lstrip("; ")
     if row.others_share > BUSY_MACHINE:
@@ -1218,6 +1244,31 @@ def _ratio(value: float | None, by_cpu: float | None, slices: Sequence[float] = 
     if slices:
         notes.append(f"slices {min(slices):.2f} to {max(slices):.2f}x")
     return f"{value:.2f}x" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def row_data(row: Row) -> dict[str, Any]:
+    """One row's figures as JSON data, its slices' among them (req/s, CPU ms per request, shares of the machine in
+    the order they were loaded), for reading a run again beyond the tables."""
+    usage = row.usage
+    return {
+        "app": row.app,
+        "scenario": row.scenario.key,
+        "db": row.target.db,
+        "size": row.target.size,
+        "workers": row.workers,
+        "status": row.status,
+        "note": row.note,
+        **{
+            name: getattr(row, name)
+            for name in ("rps", "mean_ms", "p50_ms", "p99_ms", "cpu_ms", "statements", "peak_mb", "together")
+        },
+        "slice_rps": row.slice_rps,
+        "slice_cpu_ms": row.slice_cpu_ms,
+        "slice_usage": row.slice_usage,
+        "usage": {part: usage.share(part) for part in USAGE_PARTS} if usage else None,
+        "worker_shares": usage.worker_shares() if usage else None,
+        "vs": {name: ratio.value for name, ratio in row.vs.items()},
+    }
 
 
 def _several(rows: list[Row]) -> bool:
@@ -1591,7 +1642,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(text)
-    log(f"wrote {options.output}")
+    raw = options.output.with_suffix(".json")
+    raw.write_text(json.dumps([row_data(row) for row in rows], indent=1))
+    log(f"wrote {options.output} (and each row's figures, slice by slice, in {raw.name})")
     return 1 if failed else 0
 
 
