@@ -3,6 +3,7 @@
     make bench                                  # 1,000 / 100,000 / 1,000,000 items, SQLite, 10 s per scenario
     .venv/bin/python -m bench.run --quick       # smoke run: small sizes, 2 s per scenario
     .venv/bin/python -m bench.run --sizes 1k,100k --postgres --duration 5
+    .venv/bin/python -m bench.run --sizes 1k --postgres --no-sqlite --workers 1,2   # 1 and 2 uvicorn workers
 
 For every database and size: seed (cached for SQLite), start the app under uvicorn as production would (through
 bench/instrumented.py, which adds an `x-sql-statements` header), probe each scenario once with httpx (status,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -988,7 +990,7 @@ def measure_alone(prepared: Prepared | Row, load: Load) -> Row:
     return finish(prepared, tally, load)
 
 
-_groups = iter(range(1, sys.maxsize))  # numbers the groups loaded together (`Row.together`)
+_groups = itertools.count(1)  # numbers the groups loaded together (`Row.together`)
 
 
 def measure_together(group: list[Prepared], load: Load) -> list[Row]:
