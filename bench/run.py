@@ -3,6 +3,7 @@
     make bench                                  # 1,000 / 100,000 / 1,000,000 items, SQLite, 10 s per scenario
     .venv/bin/python -m bench.run --quick       # smoke run: small sizes, 2 s per scenario
     .venv/bin/python -m bench.run --sizes 1k,100k --postgres --duration 5
+    .venv/bin/python -m bench.run --sizes 1k --postgres --no-sqlite --workers 1,2   # 1 and 2 uvicorn workers
 
 For every database and size: seed (cached for SQLite), start the app under uvicorn as production would (through
 bench/instrumented.py, which adds an `x-sql-statements` header), probe each scenario once with httpx (status,
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
+import itertools
 import json
 import math
 import os
@@ -70,6 +71,12 @@ TARGET_FLOOR = "floor"
 BEFORE = "before"
 AGAINST_DIR = BENCH_DIR / ".against"
 SLOWER = 0.95  # an admin scenario below this share of the earlier commit's req/s is reported as slower
+# `--workers 1,2`: every server of the run is started once per worker count, and each scenario is loaded in
+# alternating slices at every count, so the ratio of N workers to the fewest is read from the same moments.
+SCALING = "workers"
+# `--redis`: sessions, the sign-in throttle and the list counts' memory in Redis, as `REDIS_URL` puts them in
+# production; a database of its own, so that the tests' FLUSHDB (on /15) never signs the run out.
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
 SERVER_START_TIMEOUT = 60.0
 SERVER_STOP_TIMEOUT = 15.0
 WRK_SOCKET_TIMEOUT = "60s"
@@ -158,11 +165,16 @@ class Row:
     peak_mb: float | None = None
     cpu_ms: float | None = None  # server (+ its PostgreSQL backends) CPU time per request: barely moved by other load
     others_share: float | None = None
+    workers: int = 1  # uvicorn worker processes of the server
+    usage: Usage | None = None  # where the machine's CPU went during the load
     seconds: float | None = None  # downloads
-    vs: dict[str, Ratio] = field(default_factory=dict)  # admin rows: against each floor, by the floor's name
-    # admin rows loaded in slices with the floors: per floor, one req/s ratio (and CPU ratio) per slice pair
-    slice_ratios: dict[str, list[float]] = field(default_factory=dict)
-    slice_cpu_ratios: dict[str, list[float]] = field(default_factory=dict)
+    vs: dict[str, Ratio] = field(default_factory=dict)  # against each floor by its name, BEFORE and SCALING
+    # rows loaded in alternating slices with others (the same `together`): each slice's req/s and CPU ms/request,
+    # which pair slice by slice into the ratios
+    together: int | None = None
+    slice_rps: list[float] = field(default_factory=list)
+    slice_cpu_ms: list[float] = field(default_factory=list)
+    slice_usage: list[dict[str, float]] = field(default_factory=list)  # each slice's shares of the machine
     vs_small: float | None = None
     vs_small_cpu: float | None = None  # CPU ms / CPU ms at 1,000 rows
 
@@ -365,17 +377,40 @@ class Server:
     process: subprocess.Popen[bytes]
     base_url: str
     log_path: Path
+    workers: int = 1
 
-    @property
-    def serving_pid(self) -> int:
-        """uvicorn --workers 1 serves in its own process; with workers it would be the (largest) child."""
-        try:
-            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        except OSError:
-            return self.process.pid
-        if not children:
-            return self.process.pid
-        return max((int(pid) for pid in children), key=lambda pid: _status_kb(pid, "VmRSS") or 0)
+    def processes(self) -> list[int]:
+        """The server's process and all its descendants (uvicorn's supervisor and its workers), as they are now."""
+        return [self.process.pid, *descendants(self.process.pid)]
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: uvicorn --workers 1 serves in its own process; with more, in children
+        it spawns (`multiprocessing.spawn`), which it replaces when one dies, so this is read afresh each time."""
+        if self.workers == 1:
+            return [self.process.pid]
+        spawned = [pid for pid in descendants(self.process.pid) if b"spawn_main" in _cmdline(pid)]
+        return spawned or [self.process.pid]
+
+
+def _cmdline(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children of any of its threads, and theirs), from /proc."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    children = [int(child) for child in (task / "children").read_text().split()]
+                    found += children
+                    todo += children
+    return found
 
 
 def _status_kb(pid: int, key: str) -> int | None:
@@ -386,10 +421,11 @@ def _status_kb(pid: int, key: str) -> int | None:
     return None
 
 
-def reset_peak_memory(pid: int) -> bool:
+def reset_peak_memory(pids: Sequence[int]) -> bool:
     """Reset VmHWM (Linux: `echo 5 > /proc/pid/clear_refs`) so each scenario reports its own peak."""
     try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        for pid in pids:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
     except OSError:
         return False
     return True
@@ -401,26 +437,47 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def machine_cpu_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+def machine_cpu_seconds() -> tuple[float, float, float]:
+    """(busy, total, steal) CPU seconds of the whole machine since boot, from /proc/stat; steal is the time a
+    virtual machine's CPUs were ready to run but the host ran something else (part of busy)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])
-    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS, values[7] / CLOCK_TICKS
 
 
-def postgres_backends(database_name: str) -> list[int]:
-    """The PostgreSQL server processes serving `database_name` (their title: "postgres: user db host(port) …")."""
-    found = []
-    marker = f" {database_name} ".encode()
+def load_average() -> float:
+    """The machine's one-minute load average (runnable and waiting processes), from /proc/loadavg."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    return 0.0
+
+
+# PostgreSQL's own processes, which serve every database at once (their title is "postgres: <this>").
+PG_BACKGROUND = ("checkpointer", "background writer", "walwriter", "autovacuum launcher", "logical replication")
+PG_CLUSTER = re.compile(r"^[^ :]+: ")
+
+
+def postgres_processes(database_name: str) -> tuple[list[int], list[int]]:
+    """The PostgreSQL server processes serving `database_name` (their title: "postgres: user db host(port) …"), and
+    PostgreSQL's background processes: its WAL writer, checkpointer, … and the autovacuum workers on that database."""
+    backends, background = [], []
+    marker = f" {database_name} "
+    vacuum = f"autovacuum worker {database_name}"
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            title = (entry / "cmdline").read_bytes()
-            if title.startswith(b"postgres: ") and marker in title:
-                found.append(int(entry.name))
-    return found
+            title = (entry / "cmdline").read_bytes().rstrip(b"\0 ").decode(errors="replace")
+            if not title.startswith("postgres: "):
+                continue
+            # "postgres: [cluster: ]what": Debian's clusters put their name first ("15/main: walwriter")
+            what = PG_CLUSTER.sub("", title.removeprefix("postgres: "), count=1)
+            if what == vacuum or what.startswith(PG_BACKGROUND):
+                background.append(int(entry.name))
+            elif marker in title:
+                backends.append(int(entry.name))
+    return backends, background
 
 
 def _cpu_of(pids: Sequence[int]) -> dict[int, float]:
@@ -431,9 +488,24 @@ def _cpu_of(pids: Sequence[int]) -> dict[int, float]:
     return seconds
 
 
-def server_pids(pid: int, database_name: str = "") -> list[int]:
-    """The server's process, and for PostgreSQL the backends serving its database: where its work runs."""
-    return [pid, *(postgres_backends(database_name) if database_name else ())]
+@dataclass(frozen=True)
+class Watched:
+    """Where a server's work runs, looked up afresh at each reading: uvicorn replaces a worker that dies, and
+    PostgreSQL starts a backend for each new connection of a pool."""
+
+    running: Server
+    database_name: str = ""  # PostgreSQL only
+
+    def groups(self) -> dict[str, list[int]]:
+        """Processes by what they do: "server" (uvicorn's), "postgres" (the backends serving the run's database)
+        and "pg_background" (PostgreSQL's WAL writer, checkpointer, autovacuum on that database)."""
+        backends, background = postgres_processes(self.database_name) if self.database_name else ([], [])
+        return {"server": self.running.processes(), "postgres": backends, "pg_background": background}
+
+    def busy(self) -> list[int]:
+        """The processes whose CPU time a request costs: the server's and its PostgreSQL backends."""
+        groups = self.groups()
+        return [*groups["server"], *groups["postgres"]]
 
 
 def wait_until_idle(pids: Callable[[], list[int]], timeout: float = IDLE_TIMEOUT) -> float:
@@ -450,38 +522,123 @@ def wait_until_idle(pids: Callable[[], list[int]], timeout: float = IDLE_TIMEOUT
     return time.monotonic() - started
 
 
+# Where the machine's CPU time goes during a load, in this order in the report.
+USAGE_PARTS = ("server", "postgres", "pg_background", "wrk", "others", "steal", "idle")
+
+
+@dataclass
+class Usage:
+    """CPU seconds of the machine during one or more loads, by who spent them (USAGE_PARTS), with the machine's
+    capacity (cores x seconds) over the same time, each serving worker's seconds and the wall-clock seconds."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(USAGE_PARTS, 0.0))
+    capacity: float = 0.0
+    wall: float = 0.0
+    per_worker: dict[int, float] = field(default_factory=dict)  # by pid
+    load: float = 0.0  # the highest one-minute load average seen when a load began
+    new_backends: int = 0  # PostgreSQL backends that began during the load: connections the server opened
+
+    def add(self, other: Usage) -> None:
+        self.new_backends += other.new_backends
+        for part, seconds in other.seconds.items():
+            self.seconds[part] = self.seconds.get(part, 0.0) + seconds
+        self.capacity += other.capacity
+        self.wall += other.wall
+        for pid, seconds in other.per_worker.items():
+            self.per_worker[pid] = self.per_worker.get(pid, 0.0) + seconds
+        self.load = max(self.load, other.load)
+
+    def share(self, part: str) -> float:
+        """Of the machine's capacity (1.0: every core busy all the time)."""
+        return self.seconds.get(part, 0.0) / self.capacity if self.capacity > 0 else 0.0
+
+    def worker_shares(self) -> list[float]:
+        """Each serving process's CPU time over the wall-clock time, busiest first (1.0: a whole core)."""
+        shares = (seconds / self.wall for seconds in self.per_worker.values()) if self.wall > 0 else ()
+        return sorted(shares, reverse=True)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The CPU seconds so far of everything a CpuMeter tells apart, at one moment."""
+
+    groups: dict[str, dict[int, float]]  # by part (Watched.groups), by pid
+    workers: dict[int, float]
+    children: float  # this process's reaped children (wrk, once it has ended)
+    machine: tuple[float, float, float]  # machine_cpu_seconds()
+    at: float
+
+    @classmethod
+    def now(cls, watched: Watched) -> Reading:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            {part: _cpu_of(pids) for part, pids in watched.groups().items()},
+            _cpu_of(watched.running.worker_pids()),
+            children.ru_utime + children.ru_stime,
+            machine_cpu_seconds(),
+            time.monotonic(),
+        )
+
+    def since(self, before: Reading) -> Usage:
+        busy, total, steal = (now - then for now, then in zip(self.machine, before.machine, strict=True))
+        usage = Usage(capacity=total, wall=self.at - before.at)
+        for part, now in self.groups.items():
+            then = before.groups.get(part, {})
+            # a process born in between counts from its start; one that ended in between is lost
+            usage.seconds[part] = sum(seconds - then.get(pid, 0.0) for pid, seconds in now.items())
+            if part == "postgres":
+                usage.new_backends = len(now.keys() - then.keys())
+        usage.per_worker = {pid: seconds - before.workers.get(pid, 0.0) for pid, seconds in self.workers.items()}
+        usage.seconds["wrk"] = self.children - before.children
+        usage.seconds["idle"] = max(0.0, total - busy)
+        usage.seconds["steal"] = steal
+        counted = sum(usage.seconds[part] for part in ("server", "postgres", "pg_background", "wrk", "steal"))
+        usage.seconds["others"] = max(0.0, busy - counted)
+        return usage
+
+
 @dataclass
 class CpuMeter:
-    """CPU seconds spent while a load ran: by the server (its process, plus its PostgreSQL backends), by wrk, and by
-    everything else on the machine."""
+    """CPU seconds spent while a load ran: by the server (its processes), its PostgreSQL backends, PostgreSQL's
+    background processes, wrk, and everything else on the machine; read from /proc before and after.
 
-    pids: Callable[[], list[int]]  # the server's process and its PostgreSQL backends
-    server: float = 0.0
-    wrk: float = 0.0
-    others_share: float = 0.0  # of the machine's capacity, used by neither the server nor wrk
-    _server: dict[int, float] = field(default_factory=dict)
-    _start: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    `loaded()`, called when wrk has ended, closes the window of the shares (`usage`): the wait for the server to
+    finish the requests wrk left in flight would dilute them. `server` (for CPU ms per request) runs to the end
+    of the block, that wait included, since those requests are counted."""
+
+    watched: Watched
+    usage: Usage = field(default_factory=Usage)
+    server: float = 0.0  # the CPU seconds the requests cost: the server's processes and its PostgreSQL backends
+    _first: Reading | None = None
+
+    @property
+    def others_share(self) -> float:
+        return self.usage.share("others")
 
     def __enter__(self) -> CpuMeter:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self._server = _cpu_of(self.pids())
-        self._start = (children.ru_utime + children.ru_stime, *machine_cpu_seconds())
+        load = load_average()
+        self._first = Reading.now(self.watched)
+        self.usage = Usage(load=load)
         return self
 
+    def loaded(self) -> None:
+        assert self._first is not None
+        load, self.usage = self.usage.load, Reading.now(self.watched).since(self._first)
+        self.usage.load = load
+
     def __exit__(self, *_exc: object) -> None:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        busy, total = machine_cpu_seconds()
-        now = _cpu_of(self.pids())
-        self.server = sum(seconds - self._server.get(pid, 0.0) for pid, seconds in now.items())
-        self.wrk = children.ru_utime + children.ru_stime - self._start[0]
-        capacity = total - self._start[2]
-        others = busy - self._start[1] - self.server - self.wrk
-        self.others_share = max(0.0, others / capacity) if capacity > 0 else 0.0
+        assert self._first is not None
+        whole = Reading.now(self.watched).since(self._first)
+        self.server = whole.seconds["server"] + whole.seconds["postgres"]
+        if not self.usage.capacity:
+            whole.load = self.usage.load
+            self.usage = whole
 
 
-def peak_memory_mb(pid: int) -> float | None:
-    kb = _status_kb(pid, "VmHWM")
-    return kb / 1024 if kb is not None else None
+def peak_memory_mb(pids: Sequence[int]) -> float | None:
+    """The largest VmHWM among the serving processes (each worker has its own memory)."""
+    peaks = [kb for kb in (_status_kb(pid, "VmHWM") for pid in pids) if kb is not None]
+    return max(peaks) / 1024 if peaks else None
 
 
 def _free_port() -> int:
@@ -497,36 +654,58 @@ def _log_tail(path: Path, lines: int = 30) -> str:
 
 
 @contextlib.contextmanager
-def server(name: str, factory: str, target: Target, *, echo_sql: bool = False, root: Path = ROOT) -> Iterator[Server]:
-    """uvicorn as production runs it (no reload, no debug, one worker), stopped whatever happens. `root`: the
-    checkout whose code it serves (`python -m` imports from the working folder first)."""
+def server(
+    name: str,
+    factory: str,
+    target: Target,
+    *,
+    echo_sql: bool = False,
+    slow_ms: float = 0.0,
+    root: Path = ROOT,
+    workers: int = 1,
+    redis_url: str = "",
+) -> Iterator[Server]:
+    """uvicorn as production runs it (no reload, no debug; `workers` processes, as `make serve` starts them with
+    WORKERS), stopped whatever happens. `root`: the checkout whose code it serves (`python -m` imports from the
+    working folder first). `redis_url`: REDIS_URL for the app, as production sets it; without it the app keeps
+    its sessions in the database and each worker its own list counts' memory."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": target.url, "SECRET_KEY": SECRET_KEY, "PYTHONUNBUFFERED": "1"}
     # For the browsing admin: its own tables are in the benchmark's database already (the migrations made them).
     env["ADMIN_STATE_URL"] = target.url
-    env.pop("DEBUG", None)
-    env.pop("BENCH_ECHO_SQL", None)
+    for unset in ("DEBUG", "BENCH_ECHO_SQL", "BENCH_SLOW_MS", "REDIS_URL"):
+        env.pop(unset, None)
     if echo_sql:
         env["BENCH_ECHO_SQL"] = "1"
+    if slow_ms:
+        env["BENCH_SLOW_MS"] = str(slow_ms)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     command = [
         sys.executable, "-m", "uvicorn", "--factory", factory, "--host", HOST, "--port", str(port),
-        "--workers", "1", "--no-access-log",
+        "--workers", str(workers), "--no-access-log",
     ]  # fmt: skip
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = RESULTS_DIR / f"server-{name}-{target.db}-{target.size}.log"
+    many = f"-{workers}w" if workers > 1 else ""
+    log_path = RESULTS_DIR / f"server-{name}{many}-{target.db}-{target.size}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            running = Server(name, process, f"http://{HOST}:{port}", log_path)
+            running = Server(name, process, f"http://{HOST}:{port}", log_path, workers)
             _wait_until_up(running)
             yield running
         finally:
             _stop(process)
 
 
+STARTED = "Application startup complete."  # uvicorn logs it once per worker
+
+
 def _wait_until_up(running: Server) -> None:
+    """Until the server answers and every one of its workers has started (they share the listening socket, so
+    an answer alone may come from the first)."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
@@ -538,7 +717,10 @@ def _wait_until_up(running: Server) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
             continue
-        return
+        with contextlib.suppress(OSError):
+            if running.log_path.read_text(errors="replace").count(STARTED) >= running.workers:
+                return
+        time.sleep(0.2)
     raise BenchError(f"{running.name} server not up after {SERVER_START_TIMEOUT:.0f} s:\n{_log_tail(running.log_path)}")
 
 
@@ -620,6 +802,7 @@ class Load:
     threads: int
     gzip: bool
     echo_sql: bool
+    slow_ms: float = 0.0  # log requests slower than this (bench/instrumented.py), 0: none
     slices: int = 1  # an admin scenario and its floor twin alternate in this many slices of the duration
 
 
@@ -677,7 +860,7 @@ class Prepared:
     row: Row
     running: Server
     headers: dict[str, str]
-    busy: Callable[[], list[int]]
+    watched: Watched
     duration: int
     slow: bool
 
@@ -698,6 +881,8 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
     server_cpu: float = 0.0
     others: list[float] = field(default_factory=list)
+    slice_usage: list[dict[str, float]] = field(default_factory=list)  # each run's shares of the machine, by part
+    usage: Usage = field(default_factory=Usage)
     drained: float = 0.0
 
 
@@ -705,7 +890,7 @@ def prepare(
     running: Server, target: Target, scenario: Scenario, credentials: Credentials, load: Load
 ) -> Prepared | Row:
     """Probe the scenario once (status, statements, is it there at all) and warm it up; a Row when it ends there."""
-    row = Row(running.name, scenario, target, note=scenario.note)
+    row = Row(running.name, scenario, target, note=scenario.note, workers=running.workers)
     headers = request_headers(scenario, credentials, gzip=load.gzip)
     if scenario.download:
         return download(running, row, probe_headers(headers, load))
@@ -723,24 +908,25 @@ def prepare(
     if scenario.key.startswith("search"):
         matches = _shown_total(response) or 0
         row.note = f"{row.note}; {matches:,} {'match' if matches == 1 else 'matches'}"
-    busy = functools.partial(server_pids, running.serving_pid, target.database_name)
+    watched = Watched(running, target.database_name)
     slow = probe_seconds > SLOW_PROBE  # the probe warmed it up; a warm-up run would only queue more slow work
     if load.warmup and not slow:
         run_wrk(load, running.base_url, scenario, headers, load.warmup)
-        wait_until_idle(busy)
+        wait_until_idle(watched.busy)
     duration = load.duration
     if slow:  # long enough for about 3 responses per connection
         duration = min(max(duration, math.ceil(3 * load.connections * probe_seconds)), load.max_duration)
         row.note = f"{row.note}; slow: {probe_seconds:.1f} s alone, loaded {duration} s".lstrip("; ")
-    return Prepared(row, running, headers, busy, duration, slow)
+    return Prepared(row, running, headers, watched, duration, slow)
 
 
 def load_run(prepared: Prepared, load: Load, seconds: int, tally: Tally) -> None:
-    with CpuMeter(prepared.busy) as cpu:
+    with CpuMeter(prepared.watched) as cpu:
         result = run_wrk(load, prepared.running.base_url, prepared.row.scenario, prepared.headers, seconds)
+        cpu.loaded()
         # wrk leaves one request per connection in flight; the server finishes them: count them, and never let
         # them spill into the next run.
-        drained = wait_until_idle(prepared.busy)
+        drained = wait_until_idle(prepared.watched.busy)
     tally.runs += 1
     tally.requests += result["requests"]
     tally.duration_us += result["duration_us"]
@@ -757,13 +943,17 @@ def load_run(prepared: Prepared, load: Load, seconds: int, tally: Tally) -> None
         tally.slice_rps.append(result["requests"] / (result["duration_us"] / 1e6))
         tally.slice_cpu_ms.append(cpu.server * 1000 / (result["requests"] + load.connections))
     tally.others.append(cpu.others_share)
+    tally.slice_usage.append({part: cpu.usage.share(part) for part in USAGE_PARTS} | {"load": cpu.usage.load})
+    tally.usage.add(cpu.usage)
     tally.drained = max(tally.drained, drained)
 
 
 def finish(prepared: Prepared, tally: Tally, load: Load) -> Row:
     row = prepared.row
-    row.peak_mb = peak_memory_mb(prepared.running.serving_pid)
+    row.peak_mb = peak_memory_mb(prepared.running.worker_pids())
     row.others_share = sum(tally.others) / len(tally.others) if tally.others else 0.0
+    row.usage = tally.usage
+    row.slice_usage = tally.slice_usage
     if tally.drained > DRAIN_NOTE:
         row.note = f"{row.note}; server busy {tally.drained:.0f} s after the load stopped".lstrip("; ")
     if row.others_share > BUSY_MACHINE:
@@ -784,52 +974,49 @@ def finish(prepared: Prepared, tally: Tally, load: Load) -> Row:
     row.p99_ms = max(tally.p99s) / 1000
     row.bytes_per_response = tally.bytes / tally.requests
     row.cpu_ms = tally.server_cpu * 1000 / (tally.requests + load.connections * tally.runs)
+    if len(tally.slice_rps) == tally.runs:  # every slice answered: they pair with the others' slice by slice
+        row.slice_rps = tally.slice_rps
+        if len(tally.slice_cpu_ms) == tally.runs:
+            row.slice_cpu_ms = tally.slice_cpu_ms
     return row
 
 
 def measure_alone(prepared: Prepared | Row, load: Load) -> Row:
     if isinstance(prepared, Row):
         return prepared
-    reset_peak_memory(prepared.running.serving_pid)
+    reset_peak_memory(prepared.running.worker_pids())
     tally = Tally()
     load_run(prepared, load, prepared.duration, tally)
     return finish(prepared, tally, load)
 
 
-def measure_together(admin: Prepared, floors: list[Prepared], load: Load) -> list[Row]:
-    """The admin and its floor twins loaded in alternating slices (admin, floor, bare; bare, floor, admin; ...),
-    so a change in the machine's load during their run weighs on all alike instead of on whichever ran then.
-    Each slice gives the admin a ratio to each floor (`Row.slice_ratios`): their median is the ratio, which a
-    burst of the machine's other load during one slice cannot move (over whole runs it moved it by up to 10
-    points)."""
-    group = [admin, *floors]
+_groups = itertools.count(1)  # numbers the groups loaded together (`Row.together`)
+
+
+def measure_together(group: list[Prepared], load: Load) -> list[Row]:
+    """Servers loaded in alternating slices (admin, floor, bare; bare, floor, admin; ...; and so on for each worker
+    count), so a change in the machine's load during their run weighs on all alike instead of on whichever ran
+    then. Each row keeps its slices' req/s and CPU ms per request: `add_ratios` pairs them slice by slice and
+    takes the median, which a burst of the machine's other load during one slice cannot move (over whole runs it
+    moved the floor ratio by up to 10 points)."""
     slices = max(1, min(load.slices, load.duration))
     seconds = max(1, round(load.duration / slices))
     tallies = {id(prepared): Tally() for prepared in group}
     for prepared in group:
-        reset_peak_memory(prepared.running.serving_pid)
+        reset_peak_memory(prepared.running.worker_pids())
     for number in range(slices):
         for prepared in group if number % 2 == 0 else group[::-1]:
             load_run(prepared, load, seconds, tallies[id(prepared)])
     rows = [finish(prepared, tallies[id(prepared)], load) for prepared in group]
-    admin_row, admin_tally = rows[0], tallies[id(admin)]
-    for floor, floor_row in zip(floors, rows[1:], strict=True):
-        floor_tally = tallies[id(floor)]
-        if not (admin_row.ok and floor_row.ok and len(admin_tally.slice_rps) == len(floor_tally.slice_rps) == slices):
-            continue
-        name = floor_row.app
-        pairs = zip(admin_tally.slice_rps, floor_tally.slice_rps, strict=True)
-        admin_row.slice_ratios[name] = [a / f for a, f in pairs]
-        if len(admin_tally.slice_cpu_ms) == len(floor_tally.slice_cpu_ms) == slices:
-            pairs = zip(admin_tally.slice_cpu_ms, floor_tally.slice_cpu_ms, strict=True)
-            admin_row.slice_cpu_ratios[name] = [f / a for a, f in pairs]
+    together = next(_groups)
+    for row in rows:
+        row.together = together
     return rows
 
 
 def download(running: Server, row: Row, headers: dict[str, str]) -> Row:
     """One streamed download, timed, with the server's peak memory while it ran."""
-    pid = running.serving_pid
-    reset_peak_memory(pid)
+    reset_peak_memory(running.worker_pids())
     started = time.monotonic()
     total = 0
     with (
@@ -850,7 +1037,7 @@ def download(running: Server, row: Row, headers: dict[str, str]) -> Row:
                 row.status, row.note = "error", f"not finished after {EXPORT_TIMEOUT:.0f} s"
                 return row
     row.seconds = time.monotonic() - started
-    row.peak_mb = peak_memory_mb(pid)
+    row.peak_mb = peak_memory_mb(running.worker_pids())
     row.bytes_per_response = total
     row.note = f"one streamed download: {row.seconds:.2f} s, {total / 1e6:.1f} MB"
     return row
@@ -864,84 +1051,119 @@ def run_target(
     only: frozenset[str] = frozenset(),
     against: Path | None = None,
     admin_factory: str = ADMIN_FACTORY,
+    workers: Sequence[int] = (1,),
+    redis_url: str = "",
 ) -> list[Row]:
-    """The servers up side by side; each floor scenario is loaded in alternating slices with its admin twin, and
-    with `against` (an earlier commit's files) every admin scenario also with that commit's admin."""
+    """The servers up side by side, each once per worker count in `workers`; each admin scenario is loaded in
+    alternating slices with its floor twins, with `against` (an earlier commit's files) that commit's admin, and
+    all of them at every worker count."""
     rows = []
     admin_scenarios_ = [s for s in admin_scenarios(target.size) if not only or s.key in only]
     twins = {s.key: s for s in floor_scenarios(target.size) if not only or s.key in only} if floor else {}
     floors = list(FLOORS) if floor else []
+    apps = [("admin", admin_factory, ROOT), *((name, FLOORS[name], ROOT) for name in floors)]
+    if against is not None:
+        apps.append((BEFORE, admin_factory, against))
 
     with contextlib.ExitStack() as stack:
         running = {
-            name: stack.enter_context(server(name, factory, target, echo_sql=load.echo_sql))
-            for name, factory in [("admin", admin_factory), *((name, FLOORS[name]) for name in floors)]
-        }
-        if against is not None:
-            running[BEFORE] = stack.enter_context(
-                server(BEFORE, admin_factory, target, echo_sql=load.echo_sql, root=against)
+            (name, count): stack.enter_context(
+                server(
+                    name,
+                    factory,
+                    target,
+                    echo_sql=load.echo_sql,
+                    slow_ms=load.slow_ms,
+                    root=root,
+                    workers=count,
+                    redis_url=redis_url,
+                )
             )
-        credentials = {
-            name: acquire_credentials(running[name].base_url, "/admin/", create_account=ensure_account(target))
-            for name in ("admin", *([BEFORE] if against is not None else []))
+            for count in workers
+            for name, factory, root in apps
         }
-        for name in floors:
-            # The floor reads the admin's session, as the admin's own pages do; the bare floor has no sign-in.
-            carried = None
-            if name == TARGET_FLOOR:
-                session = credentials["admin"].cookies.get(SESSION_COOKIE)
-                if not session:
-                    raise BenchError(f"the admin set no {SESSION_COOKIE} cookie for the floor to read")
-                carried = {SESSION_COOKIE: session}
-            credentials[name] = acquire_credentials(running[name].base_url, FLOOR_START, carry=carried)
+        credentials: dict[tuple[str, int], Credentials] = {}
+        for count in workers:
+            for name in ("admin", *([BEFORE] if against is not None else [])):
+                credentials[name, count] = acquire_credentials(
+                    running[name, count].base_url, "/admin/", create_account=ensure_account(target)
+                )
+            for name in floors:
+                # The floor reads the admin's session, as the admin's own pages do; the bare floor has no sign-in.
+                carried = None
+                if name == TARGET_FLOOR:
+                    session = credentials["admin", count].cookies.get(SESSION_COOKIE)
+                    if not session:
+                        raise BenchError(f"the admin set no {SESSION_COOKIE} cookie for the floor to read")
+                    carried = {SESSION_COOKIE: session}
+                credentials[name, count] = acquire_credentials(
+                    running[name, count].base_url, FLOOR_START, carry=carried
+                )
 
-        def prepared(name: str, scenario: Scenario) -> Prepared | Row:
-            return prepare(running[name], target, scenario, credentials[name], load)
+        def prepared(name: str, count: int, scenario: Scenario) -> Prepared | Row:
+            return prepare(running[name, count], target, scenario, credentials[name, count], load)
 
         def keep(*measured: Row) -> None:
             for row in measured:
                 shown = f"{row.rps:,.0f} req/s, {row.cpu_ms:.1f} CPU ms/req" if row.rps and row.cpu_ms else row.note
-                log(f"{row.app} {target.db} {target.size:,} {row.scenario.label}: {row.status} {shown}")
+                many = f" ({row.workers} workers)" if row.workers > 1 else ""
+                log(f"{row.app}{many} {target.db} {target.size:,} {row.scenario.label}: {row.status} {shown}")
                 rows.append(row)
 
         for scenario in admin_scenarios_:
             twin = twins.pop(scenario.key, None)
-            earlier = [prepared(BEFORE, scenario)] if against is not None else []
-            if twin is None and not earlier:
-                keep(measure_alone(prepared("admin", scenario), load))
-                continue
-            group = [prepared("admin", scenario), *(prepared(name, twin) for name in floors if twin), *earlier]
+            group = [
+                prepared(name, count, twin if name in floors and twin else scenario)
+                for count in workers
+                for name, _, _ in apps
+                if name not in floors or twin
+            ]
             loadable = [p for p in group if isinstance(p, Prepared) and not p.slow]
-            if len(loadable) == len(group):
-                keep(*measure_together(loadable[0], loadable[1:], load))
+            if len(group) > 1 and len(loadable) == len(group):
+                keep(*measure_together(loadable, load))
             else:
                 keep(*(measure_alone(p, load) for p in group))
         for twin in twins.values():
-            keep(*(measure_alone(prepared(name, twin), load) for name in floors))
+            keep(*(measure_alone(prepared(name, count, twin), load) for count in workers for name in floors))
     return rows
 
 
 # -- ratios, targets, table ---------------------------------------------------------------------------------------
 
 
+def _ratio_to(row: Row, other: Row | None) -> Ratio | None:
+    """`row`'s req/s over `other`'s (and other's CPU ms per request over row's); for rows loaded together in
+    slices, the median of the slice pairs' ratios."""
+    if other is None or not other.ok or not other.rps or not row.rps:
+        return None
+    ratio = Ratio(row.rps / other.rps)
+    if other.cpu_ms and row.cpu_ms:
+        ratio.cpu = other.cpu_ms / row.cpu_ms
+    if row.together is not None and row.together == other.together and row.slice_rps:
+        if len(row.slice_rps) == len(other.slice_rps):
+            ratio.slices = [a / b for a, b in zip(row.slice_rps, other.slice_rps, strict=True)]
+            ratio.whole, ratio.value = ratio.value, statistics.median(ratio.slices)
+        if row.slice_cpu_ms and len(row.slice_cpu_ms) == len(other.slice_cpu_ms):
+            ratio.cpu = statistics.median(b / a for a, b in zip(row.slice_cpu_ms, other.slice_cpu_ms, strict=True))
+    return ratio
+
+
 def add_ratios(rows: list[Row]) -> None:
-    by_key = {(r.app, r.target.db, r.target.size, r.scenario.key): r for r in rows}
+    by_key = {(r.app, r.workers, r.target.db, r.target.size, r.scenario.key): r for r in rows}
+    fewest = min((r.workers for r in rows), default=1)
     for row in rows:
         if not row.ok:
             continue
+        db, size, key = row.target.db, row.target.size, row.scenario.key
         for name in (*FLOORS, BEFORE) if row.app == "admin" else ():
-            floor = by_key.get((name, row.target.db, row.target.size, row.scenario.key))
-            if floor and floor.ok and floor.rps and row.rps:
-                ratio = Ratio(row.rps / floor.rps)
-                if floor.cpu_ms and row.cpu_ms:
-                    ratio.cpu = floor.cpu_ms / row.cpu_ms
-                if row.slice_ratios.get(name):
-                    ratio.slices = row.slice_ratios[name]
-                    ratio.whole, ratio.value = ratio.value, statistics.median(ratio.slices)
-                if row.slice_cpu_ratios.get(name):
-                    ratio.cpu = statistics.median(row.slice_cpu_ratios[name])
+            ratio = _ratio_to(row, by_key.get((name, row.workers, db, size, key)))
+            if ratio is not None:
                 row.vs[name] = ratio
-        small = by_key.get((row.app, row.target.db, SMALL, row.scenario.key))
+        if row.workers != fewest:
+            ratio = _ratio_to(row, by_key.get((row.app, fewest, db, size, key)))
+            if ratio is not None:
+                row.vs[SCALING] = ratio
+        small = by_key.get((row.app, row.workers, db, SMALL, key))
         if small and small.ok and small is not row and small.mean_ms and row.mean_ms:
             row.vs_small = row.mean_ms / small.mean_ms
             if small.cpu_ms and row.cpu_ms:
@@ -952,14 +1174,16 @@ def targets(rows: list[Row]) -> list[tuple[str, str, str, str]]:
     """(target, measured, the same in CPU time, PASS/FAIL/—) for the issue's targets; the verdict uses `measured`."""
     out: list[tuple[str, str, str, str]] = []
     dbs = sorted({r.target.db for r in rows}, key=lambda d: d != "sqlite")
-    for db in dbs:
-        admin = [r for r in rows if r.app == "admin" and r.target.db == db]
+    counts = sorted({r.workers for r in rows})
+    for db, count in ((db, count) for db in dbs for count in counts):
+        where = db if len(counts) == 1 else f"{db}, {_workers(count)}"
+        admin = [r for r in rows if r.app == "admin" and r.target.db == db and r.workers == count]
         for key in FLOOR_KEYS:
             for row in (r for r in admin if r.scenario.key == key):
-                out += [_floor_target(rows, row, name) for name in FLOORS]
+                out += [_floor_target(rows, row, name, where) for name in FLOORS]
         for key, limit in SCALING_TARGETS.items():
             label = next((r.scenario.label for r in admin if r.scenario.key == key), key)
-            what = f"{label} at {BIG:,} ≤ {limit}x its cost at {SMALL:,} ({db})"
+            what = f"{label} at {BIG:,} ≤ {limit}x its cost at {SMALL:,} ({where})"
             row = next((r for r in admin if r.scenario.key == key and r.target.size == BIG), None)
             if row is None:
                 largest = max((r for r in admin if r.scenario.key == key), key=lambda r: r.target.size, default=None)
@@ -973,12 +1197,21 @@ def targets(rows: list[Row]) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def _floor_target(rows: list[Row], row: Row, name: str) -> tuple[str, str, str, str]:
+def _workers(count: int) -> str:
+    return f"{count} worker{'s' if count != 1 else ''}"
+
+
+def _floor_target(rows: list[Row], row: Row, name: str, where: str) -> tuple[str, str, str, str]:
     """The floor target of one admin row, against the floor `name`; only TARGET_FLOOR's verdict is the target's."""
     whose = "the floor's" if name == TARGET_FLOOR else f"the {name} floor's (not the target: no sign-in, no audit)"
-    what = f"{row.scenario.label} ≥ {FLOOR_TARGET:.0%} of {whose} req/s ({row.target.db}, {row.target.size:,})"
+    what = f"{row.scenario.label} ≥ {FLOOR_TARGET:.0%} of {whose} req/s ({where}, {row.target.size:,})"
     floor = next(
-        (r for r in rows if r.app == name and r.target == row.target and r.scenario.key == row.scenario.key), None
+        (
+            r
+            for r in rows
+            if (r.app, r.workers, r.target, r.scenario.key) == (name, row.workers, row.target, row.scenario.key)
+        ),
+        None,
     )
     ratio = row.vs.get(name)
     if not row.ok:
@@ -1015,12 +1248,45 @@ def _ratio(value: float | None, by_cpu: float | None, slices: Sequence[float] = 
     return f"{value:.2f}x" + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def row_data(row: Row) -> dict[str, Any]:
+    """One row's figures as JSON data, its slices' among them (req/s, CPU ms per request, shares of the machine in
+    the order they were loaded), for reading a run again beyond the tables."""
+    usage = row.usage
+    return {
+        "app": row.app,
+        "scenario": row.scenario.key,
+        "db": row.target.db,
+        "size": row.target.size,
+        "workers": row.workers,
+        "status": row.status,
+        "note": row.note,
+        **{
+            name: getattr(row, name)
+            for name in ("rps", "mean_ms", "p50_ms", "p99_ms", "cpu_ms", "statements", "peak_mb", "together")
+        },
+        "slice_rps": row.slice_rps,
+        "slice_cpu_ms": row.slice_cpu_ms,
+        "slice_usage": row.slice_usage,
+        "usage": {part: usage.share(part) for part in USAGE_PARTS} if usage else None,
+        "worker_shares": usage.worker_shares() if usage else None,
+        "vs": {name: ratio.value for name, ratio in row.vs.items()},
+    }
+
+
+def _several(rows: list[Row]) -> bool:
+    """Whether the run served anything with other than one worker: then the tables say how many."""
+    return {r.workers for r in rows} != {1}
+
+
 def table(rows: list[Row]) -> str:
-    header = (
-        "| app | scenario | db | size | req/s | p50 ms | p99 ms | CPU ms/req | bytes/resp | SQL/req | peak MB "
-        "| vs floor | vs bare floor | vs before | vs 1k | status / notes |"
-    )
-    lines = [header, "|" + "---|" * 16]
+    several = _several(rows)
+    fewest = min((r.workers for r in rows), default=1)
+    columns = [
+        "app", "scenario", "db", "size", *(["workers"] if several else []), "req/s", "p50 ms", "p99 ms",
+        "CPU ms/req", "bytes/resp", "SQL/req", "peak MB", "vs floor", "vs bare floor", "vs before",
+        *([f"vs {_workers(fewest)}"] if several else []), "vs 1k", "status / notes",
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         status = {"ok": "", "n/a": "n/a: ", "error": "**ERROR**: "}[r.status] + r.note
         if r.seconds is not None:
@@ -1032,6 +1298,7 @@ def table(rows: list[Row]) -> str:
             r.scenario.label,
             r.target.db,
             f"{r.target.size:,}",
+            *([str(r.workers)] if several else []),
             rps if r.ok else ("ERROR" if r.status == "error" else "n/a"),
             p50,
             p99,
@@ -1042,8 +1309,37 @@ def table(rows: list[Row]) -> str:
             _vs(r.vs.get(TARGET_FLOOR)),
             _vs(r.vs.get("bare")),
             _vs(r.vs.get(BEFORE)),
+            *([_vs(r.vs.get(SCALING))] if several else []),
             _ratio(r.vs_small, r.vs_small_cpu),
             status.replace("|", "\\|"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def usage_table(rows: list[Row]) -> str:
+    """Where the machine's CPU time went while each scenario was loaded: shares of all its cores' time."""
+    columns = [
+        "app", "scenario", "db", "size", "workers", "load avg", "CPUs busy", "server", "each worker (of a core)",
+        "PG backends", "PG background", "wrk", "others", "steal", "idle", "new PG connections",
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        usage = r.usage
+        if usage is None or usage.capacity <= 0:
+            continue
+        cells = [
+            r.app,
+            r.scenario.label,
+            r.target.db,
+            f"{r.target.size:,}",
+            str(r.workers),
+            f"{usage.load:.1f}",
+            f"{1 - usage.share('idle'):.0%}",
+            f"{usage.share('server'):.0%}",
+            " + ".join(f"{share:.0%}" for share in usage.worker_shares()),
+            *(f"{usage.share(part):.0%}" for part in ("postgres", "pg_background", "wrk", "others", "steal", "idle")),
+            str(usage.new_backends) if r.target.database_name else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -1067,14 +1363,56 @@ def against_summary(rows: list[Row], rev: str) -> list[str]:
         "",
     ]
     for r in slower:
-        lines.append(f"- slower: {r.scenario.label} ({r.target.db}, {r.target.size:,}): {_vs(r.vs[BEFORE])}")
+        many = f", {_workers(r.workers)}" if _several(rows) else ""
+        lines.append(f"- slower: {r.scenario.label} ({r.target.db}{many}, {r.target.size:,}): {_vs(r.vs[BEFORE])}")
     if not slower:
         lines.append(f"- none below {SLOWER:.0%} of {rev}'s req/s")
     return [*lines, ""]
 
 
+def scaling_summary(rows: list[Row]) -> list[str]:
+    """Each scenario at every worker count against the fewest: req/s, the ratio, CPU per request, and how busy
+    each worker was (a worker near a whole core is as fast as one process can go)."""
+    fewest = min(r.workers for r in rows)
+    lines = [
+        f"## Workers: {', '.join(str(n) for n in sorted({r.workers for r in rows}))}",
+        "",
+        f"req/s with N workers ÷ req/s with {_workers(fewest)}, served side by side and loaded in alternating "
+        "slices (the median of the slice pairs; (CPU x) = CPU ms per request with the fewest ÷ with N, over all "
+        "processes of the server and its PostgreSQL backends). Each worker: its CPU time ÷ the load's wall time.",
+        "",
+        "| app | scenario | db | size | workers | req/s | ratio | CPU ms/req | each worker (of a core) | CPUs busy |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if not r.ok or r.rps is None:
+            continue
+        usage = r.usage or Usage()
+        cells = [
+            r.app,
+            r.scenario.label,
+            r.target.db,
+            f"{r.target.size:,}",
+            str(r.workers),
+            _num(r.rps),
+            _vs(r.vs.get(SCALING)) if r.workers != fewest else "(baseline)",
+            _num(r.cpu_ms, 2),
+            " + ".join(f"{share:.0%}" for share in usage.worker_shares()),
+            f"{1 - usage.share('idle'):.0%}" if usage.capacity else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def report(
-    rows: list[Row], load: Load, sizes: Sequence[int], dbs: Sequence[str], elapsed: float, against: str = ""
+    rows: list[Row],
+    load: Load,
+    sizes: Sequence[int],
+    dbs: Sequence[str],
+    elapsed: float,
+    against: str = "",
+    workers: Sequence[int] = (1,),
+    redis_url: str = "",
 ) -> str:
     cpu = next(
         (
@@ -1095,6 +1433,12 @@ def report(
         f"{load.duration} s per scenario after a {load.warmup} s warm-up; "
         f"{'gzip' if load.gzip else 'no compression (Accept-Encoding: identity)'}",
         f"- databases: {', '.join(dbs)}; sizes: {', '.join(f'{s:,}' for s in sizes)} items",
+        f"- servers: uvicorn --workers {', '.join(str(n) for n in workers)} (every app at each count, side by side); "
+        + (
+            f"sessions, the sign-in throttle and the list counts' memory in Redis ({redis_url})"
+            if redis_url
+            else "sessions in the database, each worker its own list counts' memory (no REDIS_URL)"
+        ),
         "- cost = mean latency at that fixed concurrency; vs floor = admin req/s ÷ floor req/s (same db and size), "
         "for pages loaded in alternating slices the median of the slice pairs' ratios (their range in brackets); "
         "the floor signs in and audits as the admin does, the bare floor does neither; "
@@ -1110,6 +1454,18 @@ def report(
         *(f"| {what} | {measured} | {cpu} | {result} |" for what, measured, cpu, result in targets(rows)),
         "",
         *(against_summary(rows, against) if against else []),
+        *(scaling_summary(rows) if len(set(workers)) > 1 else []),
+        "## Where the CPUs went",
+        "",
+        "Shares of the machine's CPU time (all cores) while each scenario was loaded: the server's processes, the "
+        "PostgreSQL backends serving its database, PostgreSQL's own background processes (WAL writer, "
+        "checkpointer, autovacuum on that database), wrk, everything else, the hypervisor's steal, and idle; each "
+        "worker as a share of one "
+        "core; load avg = the highest one-minute load average when a load began; new PG connections = backends "
+        "that began during the loads (a pool opening connections, or closing and opening them again).",
+        "",
+        usage_table(rows),
+        "",
     ]
     return "\n".join(lines)
 
@@ -1127,6 +1483,13 @@ def _sizes(text: str) -> list[int]:
             raise argparse.ArgumentTypeError(f"not a size: {part!r} (e.g. 1000,100k,1m)")
         sizes.append(int(number) * factor)
     return sorted(set(sizes))
+
+
+def _counts(text: str) -> list[int]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isascii() and part.isdigit() and int(part) >= 1 for part in parts):
+        raise argparse.ArgumentTypeError(f"not worker counts: {text!r} (e.g. 1,2)")
+    return sorted({int(part) for part in parts})
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1170,6 +1533,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached SQLite files")
     parser.add_argument("--echo-sql", action="store_true", help="log the probes' SQL to bench/results/server-*.log")
+    parser.add_argument(
+        "--log-slow",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="log every request slower than MS milliseconds, and where its time went, to bench/results/server-*.log",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_counts,
+        default=[1],
+        help="uvicorn worker processes per server, e.g. 1,2: every scenario at each count (default 1)",
+    )
+    parser.add_argument(
+        "--redis",
+        nargs="?",
+        const=BENCH_REDIS_URL,
+        default="",
+        metavar="URL",
+        help=f"give the servers REDIS_URL (default {BENCH_REDIS_URL}): sessions and the counts' memory in Redis",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.md", help="where to write the table")
     options = parser.parse_args(argv)
     options.sizes = options.sizes or list(QUICK_SIZES if options.quick else DEFAULT_SIZES)
@@ -1180,6 +1564,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--duration, --slices, --connections and --threads must be at least 1, --warmup at least 0")
     if options.no_sqlite and not options.postgres:
         parser.error("--no-sqlite leaves nothing to run without --postgres")
+    if options.redis and not options.no_floor:
+        parser.error(
+            "--redis keeps the admin's sessions in Redis, and the floor reads them from the database: add --no-floor"
+        )
+    if options.redis and urlsplit(options.redis).hostname not in ("127.0.0.1", "localhost"):
+        parser.error(f"--redis: only a Redis on 127.0.0.1 is used; refusing {options.redis}")
     return options
 
 
@@ -1214,6 +1604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=options.threads,
         gzip=options.gzip,
         echo_sql=options.echo_sql,
+        slow_ms=options.log_slow,
         slices=options.slices if not options.quick else 1,
     )
     dbs = [db for db, on in (("sqlite", not options.no_sqlite), ("postgres", options.postgres)) if on]
@@ -1231,6 +1622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         only=options.scenarios,
                         against=against,
                         admin_factory=BROWSE_FACTORY if options.browse else ADMIN_FACTORY,
+                        workers=options.workers,
+                        redis_url=options.redis,
                     )
     except (BenchError, httpx.HTTPError, subprocess.SubprocessError, OSError) as exc:
         log(f"stopped: {type(exc).__name__}: {exc}")
@@ -1238,11 +1631,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not rows:
             return 1
     add_ratios(rows)
-    text = report(rows, load, options.sizes, dbs, time.monotonic() - started, options.against)
+    text = report(
+        rows,
+        load,
+        options.sizes,
+        dbs,
+        time.monotonic() - started,
+        options.against,
+        workers=options.workers,
+        redis_url=options.redis,
+    )
     print(text)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(text)
-    log(f"wrote {options.output}")
+    raw = options.output.with_suffix(".json")
+    raw.write_text(json.dumps([row_data(row) for row in rows], indent=1))
+    log(f"wrote {options.output} (and each row's figures, slice by slice, in {raw.name})")
     return 1 if failed else 0
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.conftest import field_error, input_value, snapshot
 from webapp.admin import AdminPlugin, forms
@@ -22,6 +24,28 @@ async def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path
     finally:
         await engine.dispose()
     assert values == ["wal", 15000, 1]
+
+
+@pytest.fixture(params=["postgres_url", "mariadb_url"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(request.param)
+
+
+async def test_a_server_databases_pool_keeps_what_eight_requests_at_once_opened(server_url):
+    # SQLAlchemy's default pool closed the connections beyond its size as they came back, and opened them again
+    # for the next busy moment: a new PostgreSQL backend each time (bench/README.md, stop 24).
+    engine = make_db_config(server_url).get_engine()
+    opened: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda dbapi_connection, _record: opened.append(dbapi_connection))
+    try:
+        for _busy_moment in range(2):
+            async with AsyncExitStack() as requests:
+                for _ in range(8):
+                    conn = await requests.enter_async_context(engine.connect())
+                    assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+    assert len(opened) == 8
 
 
 async def test_a_foreign_key_the_database_refuses_lands_on_its_field(browser, htmx, demo, db, monkeypatch):

@@ -267,6 +267,20 @@ def _commit_default_bind_first(session: Session) -> None:
         connections[key] = (connection, trans, False, autoclose)
 
 
+# A server database's pool keeps every connection it opened, up to the ceiling of SQLAlchemy's default pool (its
+# pool_size plus its max_overflow). With the default split, each request in flight beyond the pool's size opened an
+# overflow connection that was closed as soon as it came back, and the next such request opened one again: a
+# PostgreSQL backend started, its catalog caches cold, every statement prepared anew on it, which made the slowest
+# requests of a busy worker (bench/README.md, stop 24). SQLite keeps the default: its connections are files.
+SERVER_POOL = {"pool_size": 15, "max_overflow": 0}
+
+
+def _engine_config(database_url: str) -> EngineConfig:
+    if database_url.startswith("sqlite"):
+        return EngineConfig(pool_pre_ping=False)
+    return EngineConfig(pool_pre_ping=True, **SERVER_POOL)
+
+
 def database_config(
     database_url: str, *, binds: dict[Any, AsyncEngine] | None = None, **options: Any
 ) -> SQLAlchemyAsyncConfig:
@@ -278,6 +292,7 @@ def database_config(
     engine object, on every flush and commit) and so is its touch_updated_timestamp listener (it computes
     every column's history of every dirty object before each flush; the audit mixin's `onupdate` sets
     `updated_at` in every UPDATE already). Guarded by tests/test_request_costs.py; figures in bench/README.md.
+    On a server database the pool keeps the connections it opened (`SERVER_POOL`).
     """
     session_options: dict[str, Any] = {"binds": binds, "class_": StateFirstSession} if binds else {}
     config = SQLAlchemyAsyncConfig(
@@ -287,7 +302,7 @@ def database_config(
         ),
         enable_file_object_listener=False,
         enable_touch_updated_timestamp_listener=False,
-        engine_config=EngineConfig(pool_pre_ping=not database_url.startswith("sqlite")),
+        engine_config=_engine_config(database_url),
         **options,
     )
     keep_transaction_rules(config)
