@@ -249,6 +249,11 @@ class Section:
         return self._link({relation.page_param: str(self.page + 1)})
 
 
+def shown_relations(admin: Any, account: Any) -> list[Relation]:
+    """The relations of `admin` whose sections `account` sees: those to models it may view."""
+    return [relation for relation in admin.relations.values() if relation.admin.permits(account, "view")]
+
+
 def section_params(relations: list[Relation], params: Mapping[str, str]) -> dict[str, str]:
     """The sections' own parameters among a URL's (what a link to one section's page keeps of the others')."""
     names = {name for relation in relations for name in relation.params}

@@ -227,7 +227,7 @@ class AdminController(Controller):
             obj = await service.get(pk)
             return render(request, "_row.html", {"obj": obj}, admin=admin)
         account = account_of(request)
-        shown = [r for r in admin.relations.values() if r.admin.permits(account, "view")]
+        shown = related.shown_relations(admin, account)
         params = dict(request.query_params)
         queries = [(relation, related.SectionQuery.parse(relation, params)) for relation in shown]
         obj = await service.get(pk, reading=Reading.DETAIL)
@@ -264,7 +264,7 @@ class AdminController(Controller):
             own = related.section_params([relation], params)
             return Redirect(path=page_url + (f"?{urlencode(own)}" if own else ""), status_code=303, headers=VARY)
         # The other sections stay at the pages the browser shows them at: its address says which.
-        shown = [r for r in admin.relations.values() if r.admin.permits(account, "view")]
+        shown = related.shown_relations(admin, account)
         others = related.section_params(shown, related.params_of_url(request.headers.get("hx-current-url")))
         section = await related.read_section(
             db_session, relation, obj, query, account, page_url=page_url, others=others
