@@ -21,6 +21,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from webapp.admin import filters as list_filters
 from webapp.admin.fields import Field
+from webapp.admin.joined_strings import joined_strings
 from webapp.admin.listing import (
     COUNT_CAP,
     BuiltStatements,
@@ -449,5 +450,5 @@ def _count_and_page_keys(
         .limit(per_page + 1)
         .subquery()
     )
-    keys = select(func.aggregate_strings(cast(page.c.key, String), ",")).scalar_subquery()
+    keys = select(joined_strings(cast(page.c.key, String), ",")).scalar_subquery()
     return select(func.count(), *list_filters.count_columns(choices, view, rows), keys).select_from(rows)

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.types import Scope
-from sqlalchemy import Row, Select, bindparam, func, select
+from sqlalchemy import Row, Select, bindparam, select
 
+from webapp.admin.joined_strings import joined_strings
 from webapp.admin.models import AdminAccount, AdminPermission, admin_account_permission
 
 READ_SLOT = "admin_signed_in_read"
 HINTS = 10_000
 
 _CODENAMES = (
-    select(func.aggregate_strings(AdminPermission.codename, "\n"))
+    select(joined_strings(AdminPermission.codename, "\n"))
     .select_from(
         admin_account_permission.join(AdminPermission, AdminPermission.id == admin_account_permission.c.permission_id)
     )
