@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import column, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ClauseElement
 
 from tests.conftest import add_account
 from webapp.admin.joined_strings import joined_strings
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.anyio
 DIALECTS = [sqlite.dialect(), postgresql.asyncpg.dialect(), mysql.asyncmy.dialect(is_mariadb=True)]
 
 
-def _rendered_per_execution(statement: object, dialect: Dialect) -> set[str]:
+def _rendered_per_execution(statement: ClauseElement, dialect: Dialect) -> set[str]:
     """The parameters SQLAlchemy writes into the SQL anew on each execution of the compiled statement."""
-    return set(statement.compile(dialect=dialect).literal_execute_params)  # type: ignore[attr-defined]
+    return set(statement.compile(dialect=dialect).literal_execute_params)
 
 
 @pytest.mark.optimisation("the separator is compiled into the SQL (joined_strings)")
