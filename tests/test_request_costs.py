@@ -99,6 +99,26 @@ async def test_no_page_resolves_its_dependencies_in_a_task_group(browser, htmx, 
     assert (await browser.open("/admin/user/lookup?q=a")).status_code == 200
 
 
+@pytest.mark.optimisation("a to-one choice the record already has is not looked up again (forms._resolve_relations)")
+async def test_an_unchanged_owner_is_not_looked_up_again(browser, demo, db):
+    form = {"name": "Desk lamp", "price": "15", "quantity": "2", "owner_id": str(demo.ada.id)}
+    with count_statements() as statements:
+        kept = await browser.submit(f"/admin/item/{demo.lamp.id}", form)
+    assert kept.status_code == 303
+    owner_reads = [s for s in statements if "user_account" in s]
+    assert len(owner_reads) == 1 and "FROM item" in owner_reads[0], "the owner, loaded with the item, and no more"
+    with count_statements() as statements:
+        moved = await browser.submit(f"/admin/item/{demo.lamp.id}", {**form, "owner_id": str(demo.alan.id)})
+    assert moved.status_code == 303
+    assert [s for s in statements if s.startswith("SELECT user_account.id \nFROM user_account")], "a new owner is"
+    refused = await browser.submit(f"/admin/item/{demo.lamp.id}", {**form, "name": "Gone", "owner_id": "999999"})
+    assert refused.status_code == 422
+    assert "Select a valid choice. 999999 is not one of the available choices." in refused.text
+    async with db() as session:
+        lamp = await session.get(Item, demo.lamp.id)
+        assert (lamp.name, lamp.owner_id) == ("Desk lamp", demo.alan.id)
+
+
 async def test_an_inline_update_that_changes_the_owner_shows_the_new_owner(htmx, demo, db):
     saved = await htmx.submit(f"/admin/item/{demo.lamp.id}", {"owner_id": str(demo.alan.id)}, method="PATCH")
     assert saved.status_code == 200

@@ -223,6 +223,17 @@ async def test_a_form_offers_and_accepts_only_related_rows_inside_the_scope(alic
     assert await _titles(db) == ["finished", "my task", "their task"]
 
 
+async def test_an_edit_cannot_move_a_row_to_a_related_row_outside_the_scope(alice, db):
+    task, mine, theirs = (await _key(db, Task, title="my task"), await _key(db, Project, name="Mine"),
+                          await _key(db, Project, name="Theirs"))  # fmt: skip
+    refused = await alice.post(f"/admin/task/{task}", {"title": "moved", "project_id": str(theirs)})
+    assert refused.status_code == 422 and "Select a valid choice." in refused.text
+    assert 'value="moved"' in refused.text, "the form keeps what was typed"
+    kept = await alice.post(f"/admin/task/{task}", {"title": "renamed", "project_id": str(mine)})
+    assert kept.status_code == 303
+    assert await _titles(db) == ["finished", "renamed", "their task"]
+
+
 async def test_the_dashboard_counts_and_recent_actions_are_scoped(alice, boss, db):
     their_task = await _key(db, Task, title="their task")
     assert (await boss.post(f"/admin/task/{their_task}", {"title": "their renamed task"})).status_code == 303

@@ -84,14 +84,21 @@ def posted_value(posted: Any, name: str) -> RawValue:
 
 
 async def parse_submission(
-    session: AsyncSession, fields: Sequence[Field], posted: Any, *, creating: bool, scope: Scope = unscoped
+    session: AsyncSession,
+    fields: Sequence[Field],
+    posted: Any,
+    *,
+    creating: bool,
+    scope: Scope = unscoped,
+    editing: Any = None,
 ) -> tuple[BoundForm, dict[str, Any]]:
     """Validate the posted fields; return the bound form and the typed values of the fields that were sent.
 
     A field that was not posted is left as it is (or takes its default on create); a required field missing
     on create is an error. A field with a server default left blank on create is left to the database.
     Anything posted that is not a declared field is ignored. An edit form may post a collection's changes
-    (`<name>__add`, `<name>__remove`) instead of its whole set: they become a `links.Changes`.
+    (`<name>__add`, `<name>__remove`) instead of its whole set: they become a `links.Changes`. `editing` is the
+    record an edit form changes: a to-one choice posted as that record already has it is not looked up again.
     """
     form = BoundForm(fields, {})
     values: dict[str, Any] = {}
@@ -113,7 +120,7 @@ async def parse_submission(
             values[f.name] = f.parse(raw)
         except FieldError as exc:
             form.errors[f.name] = str(exc)
-    await _resolve_relations(session, form, values, scope)
+    await _resolve_relations(session, form, values, scope, editing)
     return form, values
 
 
@@ -134,11 +141,20 @@ def _posted_list(posted: Any, name: str) -> list[str]:
     return raw if isinstance(raw, list) else [raw]
 
 
-async def _resolve_relations(session: AsyncSession, form: BoundForm, values: dict[str, Any], scope: Scope) -> None:
+async def _resolve_relations(
+    session: AsyncSession, form: BoundForm, values: dict[str, Any], scope: Scope, editing: Any
+) -> None:
     """Check that chosen related rows exist within the account's scope; many-to-many values (and the changes
-    posted instead of one) become the related objects."""
+    posted instead of one) become the related objects.
+
+    A to-one choice the record being edited already has is not checked: it is not written (an UPDATE sets only
+    changed columns), and the person did not choose it anew. Each save of an edit form that keeps its foreign
+    keys saves a statement per key (bench/README.md, "Measured choices"; guarded by
+    tests/test_request_costs.py::test_an_unchanged_owner_is_not_looked_up_again)."""
     for f in form.fields:
         if f.name not in values or f.related_model is None or values[f.name] is None:
+            continue
+        if editing is not None and not f.type.many and values[f.name] == getattr(editing, f.name, None):
             continue
         (pk_column,) = inspect(f.related_model).primary_key
         changes = values[f.name] if isinstance(values[f.name], links.Changes) else None

@@ -367,7 +367,7 @@ class AdminController(Controller):
         key = admin.key_of(obj)
         posted = await request.form()
         form, values = await forms.parse_submission(
-            db_session, admin.editable_fields, posted, creating=False, scope=scope_of(request)
+            db_session, admin.editable_fields, posted, creating=False, scope=scope_of(request), editing=obj
         )
         fragment = wants_fragment(request)
         posted_version = posted.get(VERSION_FIELD)
