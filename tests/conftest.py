@@ -34,6 +34,7 @@ from webapp.admin import filters, list_page, listing
 from webapp.admin.accounts import AccountAdmin, sync_permissions
 from webapp.admin.models import ARGON2_PARAMETERS, AdminAccount, AdminPermission, admin_account_permission
 from webapp.admin.site import AdminSite
+from webapp.admin.sqlite_driver import OneTripConnection
 from webapp.app import create_app
 from webapp.browse import ADMIN_TABLES
 from webapp.demo.admin import ADMIN_VIEWS
@@ -411,15 +412,26 @@ async def browse_state(tmp_path: Any) -> AsyncIterator[tuple[str, async_sessionm
 
 @contextmanager
 def count_statements() -> Iterator[list[str]]:
+    """Every statement sent to a database, in order. A SQLite transaction's BEGIN is not a statement of
+    SQLAlchemy's there: it rides to SQLite with the transaction's first statement
+    (`OneTripConnection.begin_with_next_statement`), so it is listed when it is handed over, just before it."""
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
+    hand_over = OneTripConnection.begin_with_next_statement
+
+    def record_begin(connection: OneTripConnection, begin: str) -> None:
+        statements.append(begin)
+        hand_over(connection, begin)
+
     event.listen(Engine, "before_cursor_execute", record)
+    OneTripConnection.begin_with_next_statement = record_begin  # type: ignore[method-assign]
     try:
         yield statements
     finally:
+        OneTripConnection.begin_with_next_statement = hand_over  # type: ignore[method-assign]
         event.remove(Engine, "before_cursor_execute", record)
 
 

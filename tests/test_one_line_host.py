@@ -18,11 +18,11 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from litestar.testing import AsyncTestClient
-from sqlalchemy import MetaData, String, event, select, text
+from sqlalchemy import MetaData, String, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tests.conftest import PASSWORD, SECRET, add_account
+from tests.conftest import PASSWORD, SECRET, add_account, count_statements
 from webapp.admin import AdminPlugin, ModelAdmin
 from webapp.admin.models import AdminAccount
 
@@ -154,18 +154,10 @@ async def test_the_host_engine_gets_the_admins_sqlite_rules(tmp_path):
 async def _write_under_the_rules(one_line: AsyncTestClient[Litestar]) -> None:
     person = Person(one_line, "/admin")
     await person.sign_in()
-    begins: list[str] = []
     engine = one_line.app.plugins.get(AdminPlugin).site.db_config.get_engine()
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("BEGIN"):
-            begins.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with count_statements() as statements:
         assert (await person.post("/admin/shelf/", {"label": "top"})).status_code == 303
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    begins = [statement for statement in statements if statement.startswith("BEGIN")]
     assert begins and set(begins) == {"BEGIN IMMEDIATE"}, "every write transaction takes the lock up front"
     async with engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1

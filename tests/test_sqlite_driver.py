@@ -3,6 +3,7 @@ counts, keys and errors as SQLAlchemy's own adapter. SQLite only: PostgreSQL's d
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from unittest import mock
@@ -10,10 +11,10 @@ from unittest import mock
 import aiosqlite
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from webapp.admin.db import write_intent
+from webapp.admin.db import write_intent, writing
 from webapp.admin.sqlite_driver import OneTripCursor
 from webapp.db import make_db_config
 
@@ -47,10 +48,94 @@ async def test_a_statement_is_one_trip_to_sqlites_thread(engine):
         raw = await conn.get_raw_connection()
         assert isinstance(raw.driver_connection, aiosqlite.Connection)
         assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)
-        await conn.execute(text("SELECT 1"))  # the transaction is open (its BEGIN was a trip of its own)
+        await conn.execute(text("SELECT 1"))  # the transaction is open (its BEGIN rode along with this)
         with _trips() as trips:
             assert (await conn.execute(text("SELECT 1 + 1"))).scalar_one() == 2
         assert trips.call_count == 1
+
+
+def _write_lock_is_free(path: str) -> bool:
+    """Whether another connection could take SQLite's write lock on that file right now."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        return False
+    else:
+        other.execute("ROLLBACK")
+        return True
+    finally:
+        other.close()
+
+
+@pytest.mark.optimisation("OneTripConnection.begin_with_next_statement: a BEGIN rides with the first statement")
+async def test_a_writes_begin_immediate_rides_with_its_first_statement_and_takes_the_lock(engine):
+    path = engine.url.database
+    with writing():
+        async with engine.connect() as conn:
+            with _trips() as trips:
+                assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            assert trips.call_count == 1, "BEGIN IMMEDIATE and the SELECT in one trip"
+            assert not _write_lock_is_free(path), "the write lock is held from the first statement on"
+            await conn.execute(insert(thing).values(name="written"))
+            await conn.commit()
+        assert _write_lock_is_free(path)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(thing.c.name))).scalars().all() == ["written"]
+
+
+async def test_a_transaction_without_a_statement_sends_nothing_and_holds_no_lock(engine):
+    with writing():
+        async with engine.connect() as conn:
+            with _trips() as trips:
+                await conn.begin()
+                await conn.commit()
+                await conn.begin()
+                await conn.rollback()
+            assert trips.call_count == 0
+            assert _write_lock_is_free(engine.url.database)
+            await conn.execute(insert(thing).values(name="after"))  # the next transaction begins as usual
+            assert not _write_lock_is_free(engine.url.database)
+            await conn.commit()
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(thing.c.name))).scalars().all() == ["after"]
+
+
+async def test_a_server_side_cursor_first_sends_the_begin_on_its_own(engine):
+    async with engine.begin() as conn:
+        await conn.execute(insert(thing), [{"name": f"n{n}"} for n in range(3)])
+    with writing():
+        async with engine.connect() as conn:
+            streamed = await conn.stream(select(thing.c.name).order_by(thing.c.id))
+            assert not _write_lock_is_free(engine.url.database), "BEGIN IMMEDIATE went before the stream"
+            assert [name async for (name,) in streamed] == ["n0", "n1", "n2"]
+            await conn.rollback()
+        assert _write_lock_is_free(engine.url.database)
+
+
+async def test_a_begin_refused_by_a_busy_database_fails_its_statement_and_the_next_transaction_begins_again(
+    engine,
+):
+    async with engine.connect() as conn:  # the pool's one connection: stop waiting for a busy lock
+        await conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+        await conn.commit()
+    blocker = sqlite3.connect(engine.url.database, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    with writing():
+        async with engine.connect() as conn:
+            with pytest.raises(OperationalError, match="database is locked"):
+                await conn.execute(insert(thing).values(name="refused"))
+            await conn.rollback()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        async with engine.connect() as conn:
+            await conn.execute(insert(thing).values(name="accepted"))
+            assert not _write_lock_is_free(engine.url.database), "the BEGIN IMMEDIATE was sent again"
+            await conn.commit()
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(thing.c.name))).scalars().all() == ["accepted"]
 
 
 async def test_rows_keys_counts_and_many_rows_come_back_as_they_did(engine):

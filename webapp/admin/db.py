@@ -37,7 +37,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_
 from sqlalchemy.util.concurrency import in_greenlet
 
-from webapp.admin.sqlite_driver import use_one_trip_cursors
+from webapp.admin.sqlite_driver import OneTripConnection, use_one_trip_cursors
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,19 @@ def _sqlite_rules(engine: Engine) -> tuple[tuple[str, Callable[..., Any]], ...]:
         # A request that writes takes the write lock up front; one that only reads opens no transaction.
         if write_intent.get():
             queue.enter(connection)
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            _send_begin(connection, "BEGIN IMMEDIATE")
         elif not _without_transaction():
-            connection.exec_driver_sql("BEGIN")
+            _send_begin(connection, "BEGIN")
 
     return (("connect", _apply_sqlite_pragmas), ("begin", begin), ("checkin", queue.leave))
+
+
+def _send_begin(connection: Connection, begin: str) -> None:
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, OneTripConnection):
+        dbapi_connection.begin_with_next_statement(begin)  # in the first statement's trip to aiosqlite's thread
+    else:
+        connection.exec_driver_sql(begin)
 
 
 def _autocommit_when_idle(dbapi_connection: Any, *_args: Any) -> None:

@@ -7,8 +7,12 @@ tests/test_sqlite_driver.py). Here the cursor is made,
 executed, read and closed in one call on aiosqlite's thread; what SQLAlchemy asks of it afterwards (rows,
 description, rowcount, lastrowid) was kept from that call.
 
-Only the buffered cursor changes. Server-side cursors (`stream()`, the CSV export) stay SQLAlchemy's own, and
-so does everything else: connecting, commit, rollback, isolation level, error translation.
+A transaction's BEGIN (BEGIN IMMEDIATE for a write, see `webapp.admin.db`) rides along with its first statement
+in that same call rather than making a trip of its own (`OneTripConnection.begin_with_next_statement`).
+
+Only the buffered cursor changes. Server-side cursors (`stream()`, the CSV export) stay SQLAlchemy's own (sending
+a BEGIN still held back first, on its own), and so does everything else: connecting, commit, rollback,
+isolation level, error translation.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import EMPTY_DICT
@@ -29,8 +34,13 @@ from sqlalchemy.util import EMPTY_DICT
 _Outcome = tuple[Any, int, int | None, list[Any] | None]
 
 
-def _execute(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """Runs on aiosqlite's thread: the whole life of one sqlite3 cursor."""
+def _execute(
+    connection: aiosqlite.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """Runs on aiosqlite's thread: the transaction's BEGIN when it is still to be sent, then the whole life of
+    one sqlite3 cursor."""
+    if begin is not None:
+        connection._conn.execute(begin).close()
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -82,8 +92,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._arraysize = value
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
-            outcome = await self._connection._execute(_execute, self._connection, operation, parameters, many)
+        adapt_connection = self._adapt_connection
+        begin, adapt_connection.begin = adapt_connection.begin, None
+        async with adapt_connection._execute_mutex:
+            outcome = await self._connection._execute(_execute, self._connection, begin, operation, parameters, many)
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
 
@@ -106,9 +118,56 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return None  # sqlite3 ignores them
 
 
-class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+def _begin_only(connection: aiosqlite.Connection, begin: str) -> None:
+    connection._conn.execute(begin).close()
+
+
+class ServerSideCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's own server-side cursor, which sends a BEGIN still held back before its statement."""
+
     __slots__ = ()
-    _cursor_cls = OneTripCursor
+    _adapt_connection: OneTripConnection
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._adapt_connection.send_begin()
+        return await super()._execute_async(operation, parameters)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._adapt_connection.send_begin()
+        return await super()._executemany_async(operation, seq_of_parameters)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """`begin` holds a transaction's BEGIN until the transaction's first statement, which takes it along to
+    aiosqlite's thread (`begin_with_next_statement`)."""
+
+    __slots__ = ("begin",)
+    _cursor_cls = OneTripCursor  # type: ignore[assignment]
+    _ss_cursor_cls = ServerSideCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        super().__init__(dbapi, connection)
+        self.begin: str | None = None
+
+    def begin_with_next_statement(self, begin: str) -> None:
+        """Send `begin` (BEGIN or BEGIN IMMEDIATE) in the same trip as the next statement rather than in one of
+        its own: a transaction's first statement comes right after its BEGIN anyway, and a write request's
+        BEGIN IMMEDIATE is still sent before any of its statements, so the write lock is still taken before the
+        first read. A transaction that ends without a statement sends neither (it had nothing to commit or roll
+        back). Guarded by tests/test_sqlite_driver.py."""
+        self.begin = begin
+
+    async def send_begin(self) -> None:
+        """Send a BEGIN still held back on its own (before a statement that does not take it along)."""
+        begin, self.begin = self.begin, None
+        if begin is not None:
+            await self._connection._execute(_begin_only, self._connection, begin)
+
+    def commit(self) -> None:
+        if self.begin is not None:  # no statement since BEGIN: there is no transaction to commit
+            self.begin = None
+            return
+        super().commit()
 
     def rollback(self) -> None:
         """No trip to aiosqlite's thread when there is nothing to roll back.
@@ -119,6 +178,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         statement runs on this connection (SQLAlchemy rolls back between statements only). Guarded by
         tests/test_sqlite_driver.py.
         """
+        self.begin = None
         connection = self._connection._connection
         if connection is not None and not connection.in_transaction:
             return
