@@ -47,6 +47,10 @@ PASSWORD_HASH = PasswordHasher(**ARGON2_PARAMETERS).hash(PASSWORD)
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN_URL = os.environ.get("TEST_MARIADB_ADMIN_DSN", "mariadb+asyncmy://root@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# tests/test_workers.py's servers keep their sessions in a Redis database of their own: each file flushes its
+# database, and the suite runs files side by side (pytest-xdist), so one file's flush must not sign the other's
+# browsers out.
+WORKERS_REDIS_URL = os.environ.get("TEST_WORKERS_REDIS_URL", "redis://127.0.0.1:6379/13")
 SECRET = b"0123456789abcdef0123456789abcdef"
 ADMIN_SITE = AdminSite([*ADMIN_VIEWS, AccountAdmin])
 METADATA = orm_registry.metadata

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from tests.conftest import PASSWORD, REDIS_URL, add_account, require_redis, scratch_postgres
+from tests.conftest import PASSWORD, WORKERS_REDIS_URL, add_account, require_redis, scratch_postgres
 from tests.processes import APP, run_python, uvicorn_workers
 from webapp.admin.filters import COUNT_CAP
 
@@ -69,14 +69,14 @@ async def _seed(database_url: str) -> None:
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     require_redis()
-    shared = redis.Redis.from_url(REDIS_URL)
+    shared = redis.Redis.from_url(WORKERS_REDIS_URL)
     shared.flushdb()
     try:
         with scratch_postgres("admin_workers") as database_url:
             env = {
                 **os.environ,
                 "DATABASE_URL": database_url,
-                "REDIS_URL": REDIS_URL,
+                "REDIS_URL": WORKERS_REDIS_URL,
                 "SECRET_KEY": "workers-test-secret-key",
                 "ADMIN_USERNAME": USERNAME,
                 "ADMIN_PASSWORD": PASSWORD,
