@@ -13,6 +13,7 @@ Guarded by tests/test_messages.py (a save writes no session row; a forged or sta
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -20,6 +21,8 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import Cookie
+
+from webapp.admin.cookies import CookieTemplate
 
 # A browser keeps at most about 4 KB per cookie: the newest messages are kept within this, the oldest dropped.
 MAX_COOKIE_BYTES = 3000
@@ -34,16 +37,19 @@ class MessageCookie:
         self.name = f"{name}_messages"
         self.path = path or "/"
         self._key = hashlib.sha256(b"admin messages\x00" + secret.encode()).digest()
+        self._template = CookieTemplate(Cookie(key=self.name, path=self.path, httponly=True, samesite="lax"))
+        self._cleared = CookieTemplate(dataclasses.replace(self._template.cookie, max_age=0)).header("")
 
-    def leave(self, request: Request[Any, Any, Any], message: dict[str, Any]) -> Cookie:
-        """The cookie that carries `message` to the next whole page, after those still waiting in it."""
+    def leave(self, request: Request[Any, Any, Any], message: dict[str, Any]) -> str:
+        """The Set-Cookie header that carries `message` to the next whole page, after those still waiting in
+        the cookie."""
         message = {**message, "message": str(message.get("message", ""))[:MAX_TEXT]}
         waiting = [*self.read(request), message][-MAX_MESSAGES:]
         value = self._encode(waiting)
         while len(value) > MAX_COOKIE_BYTES and len(waiting) > 1:
             waiting = waiting[1:]
             value = self._encode(waiting)
-        return self._cookie(value)
+        return self._template.header(value)
 
     def read(self, request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
         """The messages waiting for this browser; none when the cookie is missing, altered or not ours."""
@@ -61,9 +67,9 @@ class MessageCookie:
             return []
         return [m for m in messages if isinstance(m, dict) and isinstance(m.get("message"), str)]
 
-    def cleared(self) -> Cookie:
-        """The header that deletes the cookie once its messages were shown."""
-        return self._cookie("", max_age=0)
+    def cleared(self) -> str:
+        """The Set-Cookie header that deletes the cookie once its messages were shown."""
+        return self._cleared
 
     def _encode(self, messages: list[dict[str, Any]]) -> str:
         data = json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode()
@@ -72,6 +78,3 @@ class MessageCookie:
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-
-    def _cookie(self, value: str, max_age: int | None = None) -> Cookie:
-        return Cookie(key=self.name, value=value, path=self.path, httponly=True, samesite="lax", max_age=max_age)

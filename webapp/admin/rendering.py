@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.response import Redirect
 
@@ -43,17 +42,16 @@ def render(
         "account": getattr(request.state, "admin_account", None),
         **context,
     }
-    cookies: list[Cookie] = []
+    response_headers = {**VARY, **(headers or {})}
     if not name.startswith("_") and site.messages is not None and site.messages.name in request.cookies:
         # Messages left by the previous request (POST, then redirect) show on the next whole page.
         full_context["messages"] = site.messages.read(request) + full_context["messages"]
-        cookies.append(site.messages.cleared())
+        response_headers["set-cookie"] = site.messages.cleared()
     return Response(
         site.templates.render(request, admin, name, full_context),
         media_type=MediaType.HTML,
         status_code=status_code,
-        headers={**VARY, **(headers or {})},
-        cookies=cookies,
+        headers=response_headers,
     )
 
 
@@ -63,4 +61,4 @@ def redirect_with_message(
     """A 303 to `path` that shows `message` (text, or a dict as `views.msg` makes) on the page it leads to."""
     message = message if isinstance(message, dict) else {"message": message, "category": category}
     cookie = site_of(request).messages.leave(request, message)
-    return Redirect(path=path, status_code=303, headers=VARY, cookies=[cookie])
+    return Redirect(path=path, status_code=303, headers={**VARY, "set-cookie": cookie})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -22,13 +21,12 @@ from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import Row, Select, bindparam, select
 
+from webapp.admin.cookies import CookieTemplate
 from webapp.admin.db import context_value, write_intent, writing
 from webapp.admin.models import AdminStoreEntry
 from webapp.admin.signed_in import SignedInReadAlong
 
 ROTATE_FLAG = "admin_rotate_session_id"
-_TOKEN = re.compile("[0-9a-f]+")  # session ids are hex (secrets.token_hex): safe in a cookie as they are
-_PLACEHOLDER = "0123456789abcdef"
 SESSION_COOKIE = "admin_session"
 
 
@@ -146,9 +144,8 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
-        """Litestar's, with the Set-Cookie header built from a template: Litestar builds it through
-        `dataclasses.asdict` and `SimpleCookie` on every response, and only the session id varies (the cost is
-        in bench/README.md, "Measured choices"; tests/test_auth.py checks the header is Litestar's own)."""
+        """Litestar's, with the Set-Cookie header built from a template (`webapp.admin.cookies`: only the
+        session id varies; tests/test_auth.py checks the header is Litestar's own)."""
         if (scope_session is Empty or not scope_session) and self.config.key not in connection.cookies:
             # A visitor with no session and nothing to keep (the sign-in page, a static file, a bot): no row
             # written, no cookie set. Sign-in makes the first session.
@@ -163,19 +160,12 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         MutableScopeHeaders.from_message(message).add("Set-Cookie", self._cookie_header(session_id))
 
     def _cookie_header(self, session_id: str) -> str:
-        if not _TOKEN.fullmatch(session_id):  # not what generate_session_id makes: let SimpleCookie quote it
-            return self._cookie(session_id)
-        before, after = self._cookie_around_id
-        return before + session_id + after
-
-    def _cookie(self, value: str) -> str:
-        params = extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
-        return Cookie(value=value, key=self.config.key, **dict(params)).to_header(header="")
+        return self._cookie.header(session_id)
 
     @cached_property
-    def _cookie_around_id(self) -> tuple[str, str]:
-        before, _, after = self._cookie(_PLACEHOLDER).partition(_PLACEHOLDER)
-        return before, after
+    def _cookie(self) -> CookieTemplate:
+        params = extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
+        return CookieTemplate(Cookie(value="", key=self.config.key, **dict(params)))
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         state = connection.scope.setdefault("state", {})
