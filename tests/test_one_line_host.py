@@ -3,6 +3,7 @@ settings are left as they were, and a setup the admin cannot work with is refuse
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -140,6 +141,17 @@ async def test_one_line_gives_sign_in_csrf_and_crud(one_line, database_url):
     async with engine.connect() as conn:
         assert (await conn.execute(select(Book.title))).scalars().all() == ["Dune"]
     await engine.dispose()
+
+
+async def test_the_plugin_keeps_what_the_host_has_at_startup_out_of_the_collectors_way(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path}/host.sqlite3"
+    await _schema(url)
+    gc.unfreeze()  # as in a fresh process: an earlier app of the suite froze what was alive then
+    app = _host(url, AdminPlugin([BookAdmin, Shelf], secret=SECRET))
+    assert gc.get_freeze_count() == 0
+    async with _client(app=app) as one_line:
+        assert gc.get_freeze_count() > 10_000, "modules, mappers, routes: out of the full collections' traversal"
+        assert (await Person(one_line, "/admin").sign_in()).status_code == 303
 
 
 async def test_the_host_engine_gets_the_admins_sqlite_rules(tmp_path):

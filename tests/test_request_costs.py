@@ -236,7 +236,7 @@ async def test_a_record_is_read_with_its_owner_and_tags_in_one_statement_of_plai
     assert "<option" in tags and " selected>" not in tags, "an item without tags: none chosen"
 
 
-@pytest.mark.optimisation("gc.freeze at startup (webapp.app.freeze_startup_objects)")
+@pytest.mark.optimisation("gc.freeze at startup (webapp.admin.freeze, from AdminPlugin's startup)")
 async def test_the_objects_alive_at_startup_are_kept_out_of_the_collectors_way(database_url):
     gc.unfreeze()  # as in a fresh process: an earlier app of the suite froze what was alive then
     app = create_app(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -21,15 +20,6 @@ from webapp.settings import Settings
 @get("/", include_in_schema=False)
 async def home() -> Redirect:
     return Redirect(path="/admin/")
-
-
-def freeze_startup_objects() -> None:
-    """Everything alive once the app has started (modules, mappers, routes, compiled templates) lives as long as
-    the process. Moved out of the cyclic collector's reach, it is no longer traversed by the full collections a
-    request's allocations set off (bench/README.md has the figure). Once per process: a later app in the same
-    process (the test suite makes hundreds) must not freeze the garbage of earlier ones."""
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -53,7 +43,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[SQLAlchemyPlugin(config=db_config), admin],
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         openapi_config=None,
-        on_startup=[freeze_startup_objects],
         on_shutdown=[dispose_engine],
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},

@@ -44,6 +44,7 @@ from webapp.admin.auth import AUTH_HANDLERS, PUBLIC, require_account
 from webapp.admin.bulk import BulkController
 from webapp.admin.db import TransactionMiddleware, WriteIntentMiddleware, keep_transaction_rules
 from webapp.admin.errors import EXCEPTION_HANDLERS, routing_errors
+from webapp.admin.freeze import freeze_startup_objects
 from webapp.admin.health import health
 from webapp.admin.history import HistoryController
 from webapp.admin.limits import MAX_FORM_BYTES, MAX_FORM_FIELDS, FormLimits
@@ -238,7 +239,7 @@ class AdminPlugin(InitPluginProtocol, CLIPluginProtocol):
         async def sync_permissions() -> None:
             await sync_permissions_on_startup(site)
 
-        app_config.on_startup.append(sync_permissions)
+        app_config.on_startup.extend([sync_permissions, freeze_startup_objects])
         return app_config
 
     def _secret(self, app_config: AppConfig) -> str:
