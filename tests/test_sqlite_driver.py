@@ -103,6 +103,20 @@ async def test_a_transaction_without_a_statement_sends_nothing_and_holds_no_lock
         assert (await conn.execute(select(thing.c.name))).scalars().all() == ["after"]
 
 
+async def test_a_first_statement_that_fails_after_its_begin_leaves_no_lock_behind(engine):
+    with writing():
+        async with engine.connect() as conn:
+            with pytest.raises(OperationalError, match="no such table"):
+                await conn.execute(text("SELECT * FROM missing"))
+            assert not _write_lock_is_free(engine.url.database), "its BEGIN IMMEDIATE went through"
+            await conn.rollback()
+            assert _write_lock_is_free(engine.url.database)
+            await conn.execute(insert(thing).values(name="next"))
+            await conn.commit()
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(thing.c.name))).scalars().all() == ["next"]
+
+
 async def test_a_server_side_cursor_first_sends_the_begin_on_its_own(engine):
     async with engine.begin() as conn:
         await conn.execute(insert(thing), [{"name": f"n{n}"} for n in range(3)])

@@ -38,7 +38,7 @@ class MessageCookie:
         self.path = path or "/"
         self._key = hashlib.sha256(b"admin messages\x00" + secret.encode()).digest()
         self._template = CookieTemplate(Cookie(key=self.name, path=self.path, httponly=True, samesite="lax"))
-        self._cleared = CookieTemplate(dataclasses.replace(self._template.cookie, max_age=0)).header("")
+        self._cleared = dataclasses.replace(self._template.cookie, value="", max_age=0).to_header(header="")
 
     def leave(self, request: Request[Any, Any, Any], message: dict[str, Any]) -> str:
         """The Set-Cookie header that carries `message` to the next whole page, after those still waiting in

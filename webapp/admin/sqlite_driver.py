@@ -34,13 +34,18 @@ from sqlalchemy.util import EMPTY_DICT
 _Outcome = tuple[Any, int, int | None, list[Any] | None]
 
 
+def _begin_only(connection: aiosqlite.Connection, begin: str) -> None:
+    """Runs on aiosqlite's thread: a transaction's BEGIN."""
+    connection._conn.execute(begin).close()
+
+
 def _execute(
     connection: aiosqlite.Connection, begin: str | None, operation: str, parameters: Any, many: bool
 ) -> _Outcome:
     """Runs on aiosqlite's thread: the transaction's BEGIN when it is still to be sent, then the whole life of
     one sqlite3 cursor."""
     if begin is not None:
-        connection._conn.execute(begin).close()
+        _begin_only(connection, begin)
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -116,10 +121,6 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     def setinputsizes(self, *inputsizes: Any) -> None:
         return None  # sqlite3 ignores them
-
-
-def _begin_only(connection: aiosqlite.Connection, begin: str) -> None:
-    connection._conn.execute(begin).close()
 
 
 class ServerSideCursor(AsyncAdapt_aiosqlite_ss_cursor):
